@@ -1,0 +1,216 @@
+"""Decoders: network outputs -> keypoints (B, K, 2) in input px and scores (B, K).
+
+Every decoder has ``decode(output, encoding)`` and ``check(encoding)``.  `output` is the raw head
+output of that encoding: a tensor (B, K, h, w) for :class:`Heatmap2D`, a tuple (x (B,K,W*r),
+y (B,K,H*r)) for :class:`SimCC`.  Any float dtype is accepted (computed in float32); keypoints and
+scores come back as float32.  Keypoints are clamped to the input extent [-0.5, W-0.5] x
+[-0.5, H-0.5] (the contract gives keypoints outside the input visibility 0, so the network is
+never trained to place them there).
+
+Scores: for 2D heatmaps the score is the channel's maximum value (the heatmap value at the integer
+argmax, ~1 for a confident Gaussian target); for SimCC it is ``min(max(x), max(y))`` of the raw
+vectors (as MMPose), so a keypoint is only as confident as its weaker axis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .heatmap2d import Heatmap2D
+from .refine import argmax_2d, quarter_offset_2d, refine_1d, refine_2d, soft_argmax_1d
+from .simcc import SimCC
+
+
+class Decoder:
+    """Base class: validation, flattening over (B, K), geometry and clamping.
+
+    Subclasses implement ``_decode_2d(maps (N,h,w), ix, iy) -> (x, y)`` in heatmap px and/or
+    ``_decode_1d(vectors (N,L), idx) -> (N,)`` in bins.
+    """
+
+    supports_2d = True
+    supports_1d = True
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+    def check(self, encoding: Any) -> None:
+        """Raise ValueError (naming both classes) if this decoder cannot read `encoding`'s output."""
+        ok = (isinstance(encoding, Heatmap2D) and self.supports_2d) or (
+            isinstance(encoding, SimCC) and self.supports_1d
+        )
+        if not ok:
+            kinds = [n for n, s in (("Heatmap2D", self.supports_2d), ("SimCC", self.supports_1d)) if s]
+            raise ValueError(
+                f"{type(self).__name__} cannot decode the output of {type(encoding).__name__}; "
+                f"it decodes {' and '.join(kinds)} outputs"
+            )
+
+    def decode(self, output: Any, encoding: Heatmap2D | SimCC) -> tuple[Tensor, Tensor]:
+        """output -> keypoints (B, K, 2) float32 input px, scores (B, K) float32."""
+        self.check(encoding)
+        if isinstance(encoding, Heatmap2D):
+            xy, score = self._run_2d(output, encoding)
+        else:
+            xy, score = self._run_1d(output, encoding)
+        iw, ih = encoding.input_size
+        lo = torch.tensor([-0.5, -0.5], device=xy.device)
+        hi = torch.tensor([iw - 0.5, ih - 0.5], device=xy.device)
+        return torch.maximum(torch.minimum(xy, hi), lo), score
+
+    def _run_2d(self, output: Tensor, encoding: Heatmap2D) -> tuple[Tensor, Tensor]:
+        w, h = encoding.heatmap_size
+        if not isinstance(output, Tensor) or output.ndim != 4 or tuple(output.shape[-2:]) != (h, w):
+            shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
+            raise ValueError(
+                f"{type(self).__name__}: {encoding!r} expects output (B, K, {h}, {w}), got {shape}"
+            )
+        b, k = output.shape[:2]
+        maps = output.reshape(b * k, h, w).float()
+        ix, iy, val = argmax_2d(maps.detach())
+        x, y = self._decode_2d(maps, ix, iy)
+        xy = encoding.to_input(torch.stack([x, y], dim=-1))
+        return xy.reshape(b, k, 2), val.reshape(b, k)
+
+    def _run_1d(self, output: Any, encoding: SimCC) -> tuple[Tensor, Tensor]:
+        sizes = encoding.simcc_size
+        if not (isinstance(output, (tuple, list)) and len(output) == 2):
+            raise ValueError(f"{type(self).__name__}: {encoding!r} expects output (x, y), got {type(output).__name__}")
+        coords, scores = [], []
+        for axis, (vec, n) in enumerate(zip(output, sizes)):
+            if not isinstance(vec, Tensor) or vec.ndim != 3 or vec.shape[-1] != n:
+                shape = tuple(vec.shape) if isinstance(vec, Tensor) else type(vec).__name__
+                raise ValueError(
+                    f"{type(self).__name__}: {encoding!r} expects {'xy'[axis]} of shape (B, K, {n}), got {shape}"
+                )
+            b, k = vec.shape[:2]
+            flat = vec.reshape(b * k, n).float()
+            val, idx = flat.detach().max(dim=1)
+            coords.append(self._decode_1d(flat, idx).reshape(b, k))
+            scores.append(val.reshape(b, k))
+        xy = encoding.to_input(torch.stack(coords, dim=-1))
+        return xy, torch.minimum(scores[0], scores[1])
+
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def _decode_1d(self, vectors: Tensor, idx: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class ArgmaxDecoder(Decoder):
+    """Integer argmax (2D pixel or 1D bin).  Quantisation error up to half a heatmap pixel / bin."""
+
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+        return ix.float(), iy.float()
+
+    def _decode_1d(self, vectors: Tensor, idx: Tensor) -> Tensor:
+        return idx.float()
+
+
+class QuarterOffsetDecoder(Decoder):
+    """HRNet/SimpleBaseline: argmax, then 0.25 heatmap px toward the higher neighbour on each axis
+    (no shift on an axis where the argmax sits on the map's edge).  2D heatmaps only."""
+
+    supports_1d = False
+
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+        return quarter_offset_2d(maps, ix, iy)
+
+
+class DarkDecoder(Decoder):
+    """DARK (Zhang et al. 2020) Taylor refinement, as a weighted log-quadratic fit.
+
+    Args:
+        kernel_size: odd side of the patch around the maximum on which log(heatmap) is fitted
+            (heatmap px for 2D, bins for SimCC); it plays the role of DARK's blur kernel: the
+            larger, the more noise is pooled.
+        floor: pixels below ``floor * patch max`` are left out of the fit.
+
+    DARK's own recipe (blur the whole map, log, one Newton step from finite differences) is
+    biased near borders (the blur sees padding) and costs ~25 us/keypoint.  Fitting the same
+    quadratic by weighted least squares on the in-map pixels of the patch (see
+    :mod:`lit_heatmap.codecs.refine`) is exact for Gaussian targets everywhere, borders included,
+    pools the noise like the blur does, and touches only (kernel_size)^2 pixels per keypoint.
+    """
+
+    def __init__(self, kernel_size: int = 11, floor: float = 0.05) -> None:
+        if int(kernel_size) != kernel_size or kernel_size < 3 or kernel_size % 2 == 0:
+            raise ValueError(f"DarkDecoder: kernel_size must be an odd int >= 3, got {kernel_size!r}")
+        if not 0.0 <= floor < 1.0:
+            raise ValueError(f"DarkDecoder: floor must be in [0, 1), got {floor!r}")
+        self.kernel_size = int(kernel_size)
+        self.floor = float(floor)
+
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+        return refine_2d(maps.detach(), ix, iy, self.kernel_size // 2, self.floor)
+
+    def _decode_1d(self, vectors: Tensor, idx: Tensor) -> Tensor:
+        return refine_1d(vectors.detach(), idx, self.kernel_size // 2, self.floor)
+
+
+class SoftArgmaxDecoder(Decoder):
+    """Integral regression: expectation of softmax(beta * output), differentiable w.r.t. output.
+
+    Args:
+        beta: softmax temperature (1.0 treats the output as logits, as Sun et al. 2018).
+        window: if set, only pixels/bins within `window` (Chebyshev distance, map px / bins) of
+            the argmax take part, so distant false modes cannot pull the estimate.
+
+    On peak-1 Gaussian targets the background (value 0, softmax weight 1 per pixel) pulls the
+    estimate toward the centre of the map or window unless beta is large; use it with outputs
+    trained for it (e.g. a soft-argmax loss) or with a window.
+    """
+
+    def __init__(self, beta: float = 1.0, window: int | None = None) -> None:
+        if not float(beta) > 0:
+            raise ValueError(f"SoftArgmaxDecoder: beta must be > 0, got {beta!r}")
+        if window is not None and (int(window) != window or window < 1):
+            raise ValueError(f"SoftArgmaxDecoder: window must be None or an int >= 1, got {window!r}")
+        self.beta = float(beta)
+        self.window = None if window is None else int(window)
+
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+        n, h, w = maps.shape
+        logits = self.beta * maps
+        gx = torch.arange(w, device=maps.device, dtype=torch.float32)
+        gy = torch.arange(h, device=maps.device, dtype=torch.float32)
+        if self.window is not None:
+            far_x = (gx - ix.unsqueeze(1)).abs() > self.window  # (N, w)
+            far_y = (gy - iy.unsqueeze(1)).abs() > self.window  # (N, h)
+            logits = logits.masked_fill(far_y.unsqueeze(2) | far_x.unsqueeze(1), -torch.inf)
+        prob = torch.softmax(logits.reshape(n, h * w), dim=1).reshape(n, h, w)
+        return (prob.sum(1) * gx).sum(1), (prob.sum(2) * gy).sum(1)
+
+    def _decode_1d(self, vectors: Tensor, idx: Tensor) -> Tensor:
+        return soft_argmax_1d(vectors, self.beta, self.window)
+
+
+class MarginalDecoder(Decoder):
+    """Sum a 2D heatmap over rows and over columns into x (N, w) and y (N, h) profiles, then
+    refine each 1D profile's maximum with the log-quadratic fit (exact for separable Gaussian
+    targets, whose marginals are Gaussians, borders included).  O(h + w) refinement; 2D only.
+
+    Args:
+        kernel_size: odd window (heatmap px) of the 1D fits.
+    """
+
+    supports_1d = False
+
+    def __init__(self, kernel_size: int = 11, floor: float = 0.05) -> None:
+        if int(kernel_size) != kernel_size or kernel_size < 3 or kernel_size % 2 == 0:
+            raise ValueError(f"MarginalDecoder: kernel_size must be an odd int >= 3, got {kernel_size!r}")
+        self.kernel_size = int(kernel_size)
+        self.floor = float(floor)
+
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+        maps = maps.detach()
+        px, py = maps.sum(1), maps.sum(2)
+        r = self.kernel_size // 2
+        x = refine_1d(px, px.argmax(1), r, self.floor)
+        y = refine_1d(py, py.argmax(1), r, self.floor)
+        return x, y

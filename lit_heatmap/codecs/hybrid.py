@@ -1,0 +1,171 @@
+"""Hybrid encoding: a 2D heatmap and SimCC vectors of the same keypoints, and a decoder fusing them.
+
+The 2D branch sees the whole image context (robust under occlusion, but quantised to the heatmap
+grid); SimCC keeps sub-pixel precision with 1D vectors.  :class:`HybridDecoder` multiplies the SimCC
+distributions with the 1D marginals of the 2D heatmap (a product of experts, in log space), then
+takes the windowed mean of the fused distribution.
+
+Output of a hybrid head: ``(heatmaps (B, K, h, w), (x (B, K, W*r), y (B, K, H*r)))``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .decoders import DarkDecoder, Decoder, SoftArgmaxDecoder
+from .flip import flip_heatmap, flip_simcc
+from .heatmap2d import Heatmap2D
+from .simcc import SimCC
+
+__all__ = ["Hybrid", "HybridDecoder"]
+
+MODES = ("product", "heatmap", "simcc")
+
+
+class Hybrid:
+    """Encode keypoints for both branches of a hybrid head.
+
+    Args:
+        heatmap: the 2D encoding (``Heatmap2D``).
+        simcc: the 1D encoding (``SimCC``); both must share ``input_size``.
+
+    ``encode(keypoints (B,K,2), visibility (B,K)) -> ((heatmaps (B,K,h,w), (x, y)), weight (B,K))`` where
+    the weight is the product of both encodings' weights (a keypoint trains both branches or none).
+    """
+
+    def __init__(self, heatmap: Heatmap2D, simcc: SimCC) -> None:
+        if not isinstance(heatmap, Heatmap2D) or not isinstance(simcc, SimCC):
+            raise ValueError(
+                f"Hybrid(heatmap=..., simcc=...) needs a Heatmap2D and a SimCC, got "
+                f"{type(heatmap).__name__} and {type(simcc).__name__}"
+            )
+        if tuple(heatmap.input_size) != tuple(simcc.input_size):
+            raise ValueError(
+                f"Hybrid: heatmap.input_size {heatmap.input_size} != simcc.input_size {simcc.input_size}"
+            )
+        self.heatmap = heatmap
+        self.simcc = simcc
+        self.input_size = heatmap.input_size
+
+    def __repr__(self) -> str:
+        return f"Hybrid(heatmap={self.heatmap!r}, simcc={self.simcc!r})"
+
+    def encode(self, keypoints: Tensor, visibility: Tensor) -> tuple[tuple[Tensor, tuple[Tensor, Tensor]], Tensor]:
+        """Keypoints (B, K, 2) input px, visibility (B, K) -> ((heatmaps, (x, y)), weight (B, K))."""
+        hm, w_hm = self.heatmap.encode(keypoints, visibility)
+        (x, y), w_sc = self.simcc.encode(keypoints, visibility)
+        return (hm, (x, y)), w_hm * w_sc
+
+    def flip_output(self, output: Any, flip_index: Sequence[int]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Mirror ``(heatmaps, (x, y))`` horizontally and swap left/right channels (see ``flip_output``)."""
+        hm, xy = output
+        return flip_heatmap(hm, self.heatmap, flip_index), flip_simcc(tuple(xy), self.simcc, flip_index)
+
+
+def marginal_log_prob(heatmaps: Tensor, encoding: Hybrid, floor: float) -> tuple[Tensor, Tensor]:
+    """1D log-probabilities of the 2D heatmaps' marginals, resampled on the SimCC bins.
+
+    The heatmap is clamped at 0, summed over rows (x profile) and columns (y profile), normalised,
+    mixed with ``floor`` of a uniform distribution (so a branch cannot veto a position outright),
+    and linearly interpolated at every SimCC bin centre via the encodings' own geometry
+    (``simcc.to_input`` then ``heatmap.to_heatmap``).
+
+    Shapes: heatmaps ``(B, K, h, w)`` -> ``(log_px (B, K, W*r), log_py (B, K, H*r))`` float32.
+    """
+    maps = heatmaps.float().clamp_min(0)
+    out = []
+    for axis, profile in enumerate((maps.sum(-2), maps.sum(-1))):  # (B,K,w), (B,K,h)
+        n = profile.shape[-1]
+        p = profile / profile.sum(-1, keepdim=True).clamp_min(1e-12)
+        p = (1.0 - floor) * p + floor / n
+        logp = p.log()
+        bins = torch.arange(encoding.simcc.simcc_size[axis], device=maps.device, dtype=torch.float32)
+        xy = torch.zeros(bins.shape[0], 2, device=maps.device)
+        xy[:, axis] = bins
+        u = encoding.heatmap.to_heatmap(encoding.simcc.to_input(xy))[:, axis].clamp(0, n - 1)
+        lo = u.floor().long().clamp(max=n - 2) if n > 1 else torch.zeros_like(u, dtype=torch.long)
+        frac = (u - lo.float()).clamp(0, 1)
+        hi = (lo + 1).clamp(max=n - 1)
+        res = logp[..., lo] * (1 - frac) + logp[..., hi] * frac
+        # log of the bin-density: each heatmap px covers (heatmap px per bin) bins; constant, harmless
+        out.append(res)
+    return out[0], out[1]
+
+
+class HybridDecoder(Decoder):
+    """Decode a hybrid output ``(heatmaps, (x, y))`` into keypoints and scores.
+
+    Args:
+        mode: ``"product"`` fuses both branches; ``"heatmap"`` decodes the 2D branch alone (with
+            ``heatmap_decoder``); ``"simcc"`` decodes the SimCC branch alone.
+        beta: temperature of the SimCC softmax, as trained (``KLDiscreteLoss(beta)``; MMPose: 10).
+        heatmap_weight: exponent of the 2D marginal in the product (0 = SimCC alone).
+        floor: uniform mixture weight of the 2D marginals.
+        window: half-width in bins of the mean around the fused maximum; ``None`` =
+            ``ceil(3 * max(simcc.sigma))``.
+        heatmap_decoder: the 2D decoder of ``mode="heatmap"`` (default ``DarkDecoder()``).
+
+    Product mode: ``log p(u) = log softmax(beta * s)(u) + heatmap_weight * log m(u)`` per axis, with
+    ``s`` the SimCC logits and ``m`` the 2D marginal on the bins; the keypoint is the mean of
+    ``p`` within ``window`` bins of its maximum (``SoftArgmaxDecoder(beta=1, window)`` on ``log p``).
+
+    Scores: the 2D heatmap's maximum (modes product and heatmap; ~1 for a confident peak, as the
+    2D decoders), ``min(max x, max y)`` of the SimCC logits in mode simcc (as the SimCC decoders).
+    """
+
+    supports_2d = False
+    supports_1d = False
+
+    def __init__(
+        self,
+        mode: str = "product",
+        beta: float = 10.0,
+        heatmap_weight: float = 1.0,
+        floor: float = 1e-3,
+        window: int | None = None,
+        heatmap_decoder: Decoder | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"HybridDecoder: mode must be one of {MODES}, got {mode!r}")
+        if not float(beta) > 0 or float(heatmap_weight) < 0 or not 0 < float(floor) < 1:
+            raise ValueError(f"HybridDecoder: need beta > 0, heatmap_weight >= 0, 0 < floor < 1; got {beta}, {heatmap_weight}, {floor}")
+        self.mode = mode
+        self.beta = float(beta)
+        self.heatmap_weight = float(heatmap_weight)
+        self.floor = float(floor)
+        self.window = None if window is None else int(window)
+        self.heatmap_decoder = heatmap_decoder if heatmap_decoder is not None else DarkDecoder()
+
+    def check(self, encoding: Any) -> None:
+        """Raise ValueError naming both classes unless ``encoding`` is a :class:`Hybrid`."""
+        if not isinstance(encoding, Hybrid):
+            raise ValueError(
+                f"HybridDecoder cannot decode the output of {type(encoding).__name__}; it decodes Hybrid outputs "
+                "(use a Heatmap2D/SimCC decoder such as DarkDecoder for those)"
+            )
+
+    def decode(self, output: Any, encoding: Hybrid) -> tuple[Tensor, Tensor]:
+        """``(heatmaps (B,K,h,w), (x, y))`` -> keypoints (B, K, 2) input px, scores (B, K) float32."""
+        self.check(encoding)
+        if not (isinstance(output, (tuple, list)) and len(output) == 2 and isinstance(output[1], (tuple, list))):
+            raise ValueError(f"HybridDecoder: expects output (heatmaps, (x, y)), got {type(output).__name__}")
+        heatmaps, (sx, sy) = output
+        hm_kpts, hm_score = self.heatmap_decoder.decode(heatmaps, encoding.heatmap)
+        if self.mode == "heatmap":
+            return hm_kpts, hm_score
+        window = self.window or int(math.ceil(3 * max(encoding.simcc.sigma)))
+        lx = F.log_softmax(self.beta * sx.float(), dim=-1)
+        ly = F.log_softmax(self.beta * sy.float(), dim=-1)
+        if self.mode == "simcc":
+            kpts, _ = SoftArgmaxDecoder(beta=1.0, window=window).decode((lx, ly), encoding.simcc)
+            return kpts, torch.minimum(sx.float().amax(-1), sy.float().amax(-1))
+        mx, my = marginal_log_prob(heatmaps, encoding, self.floor)
+        fused = (lx + self.heatmap_weight * mx, ly + self.heatmap_weight * my)
+        kpts, _ = SoftArgmaxDecoder(beta=1.0, window=window).decode(fused, encoding.simcc)
+        return kpts, hm_score

@@ -1,0 +1,141 @@
+"""Shared top-down dataset machinery: a list of instance records, an image reader and the crop.
+
+Subclasses only parse their annotation format into :class:`Record` objects (running the cheap
+checks in :mod:`lit_heatmap.data.validation`); reading, cropping, augmenting and the sample dict
+live here so every dataset yields the same CONTRACT keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .io import ImageReadError, read_image
+from .meta import DatasetMeta
+from .transforms import KeypointTransform
+from .validation import BadSamples, OnBadSample
+
+__all__ = ["Record", "KeypointDataset"]
+
+log = logging.getLogger("lit_heatmap.data")
+
+
+@dataclass
+class Record:
+    """One instance to crop.
+
+    Attributes:
+        image_path: the image file.
+        bbox: ``(4,)`` x, y, w, h original pixels.
+        keypoints: ``(K, 2)`` original pixels.
+        visibility: ``(K,)`` 1 = labelled.
+        image_id: integer id (COCO image id; the line number for WFLW).
+        area: instance area.
+        score: detector score (1 for ground-truth boxes).
+        norm: normaliser for PCK/NME.
+        where: location for error messages (``file:line`` / ``file, annotation id N``).
+        extra: additional per-sample tensors (e.g. WFLW ``attributes``).
+    """
+
+    image_path: Path
+    bbox: np.ndarray
+    keypoints: np.ndarray
+    visibility: np.ndarray
+    image_id: int
+    area: float
+    score: float = 1.0
+    norm: float = 1.0
+    where: str = ""
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def bbox_norm(bbox: np.ndarray) -> float:
+    """PCK 'bbox' normaliser: the longer side of the box."""
+    return float(max(bbox[2], bbox[3]))
+
+
+class KeypointDataset(Dataset):
+    """Base class: ``records`` + ``meta`` + ``transform`` -> CONTRACT sample dicts.
+
+    Args:
+        records: instances (already checked).
+        meta: the dataset's :class:`DatasetMeta`.
+        transform: the crop/augmentation pipeline (its ``input_size`` must equal ``meta.input_size``).
+        on_bad_sample: ``"raise"`` or ``"skip"`` for images that fail to decode while loading.
+        bad: the setup-time :class:`BadSamples` (its count is carried on).
+    """
+
+    def __init__(
+        self,
+        records: list[Record],
+        meta: DatasetMeta,
+        transform: KeypointTransform,
+        on_bad_sample: OnBadSample = "raise",
+        bad: BadSamples | None = None,
+    ) -> None:
+        self.records = records
+        self.meta = meta
+        self.transform = transform
+        self.bad = bad if bad is not None else BadSamples(on_bad_sample, meta.name)
+        self.on_bad_sample = on_bad_sample
+        self._bad_indices: set[int] = set()
+
+    @property
+    def num_skipped(self) -> int:
+        """Samples skipped so far in this process (setup + loading)."""
+        return self.bad.count
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def load_image(self, index: int) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB for record ``index``."""
+        return read_image(self.records[index].image_path)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        n = len(self.records)
+        for attempt in range(n):
+            i = (index + attempt) % n
+            if i in self._bad_indices:
+                continue
+            try:
+                image = self.load_image(i)
+            except ImageReadError as err:
+                rec = self.records[i]
+                self._bad_indices.add(i)
+                self.bad.report(f"{err} (needed by {rec.where})" if rec.where else str(err), ImageReadError)
+                continue
+            return self.make_sample(i, image)
+        raise ImageReadError(f"{self.meta.name}: every image failed to load ({self.bad.count} skipped)")
+
+    def make_sample(self, index: int, image: np.ndarray) -> dict[str, Any]:
+        """Crop record ``index`` out of its decoded ``image`` and build the sample dict."""
+        return self.sample_from(self.records[index], image)
+
+    #: ``Record.extra`` keys that hold one value per keypoint (permuted with the keypoints on flip)
+    per_keypoint_keys: tuple[str, ...] = ("occluded",)
+
+    def sample_from(self, rec: Record, image: np.ndarray) -> dict[str, Any]:
+        """The CONTRACT sample dict of instance ``rec`` cropped out of ``image`` (H, W, 3) uint8."""
+        out = self.transform(
+            image, rec.keypoints, rec.visibility, rec.bbox, self.meta.flip_index, self.meta.upper_body_ids
+        )
+        flipped = out.pop("flipped")
+        out.update(
+            bbox=torch.as_tensor(rec.bbox, dtype=torch.float32),
+            area=torch.tensor(rec.area, dtype=torch.float32),
+            image_id=torch.tensor(rec.image_id, dtype=torch.long),
+            score=torch.tensor(rec.score, dtype=torch.float32),
+            norm=torch.tensor(rec.norm, dtype=torch.float32),
+            flipped=torch.tensor(flipped),
+            image_path=str(rec.image_path),
+        )
+        for key, value in rec.extra.items():
+            out[key] = value[self.meta.flip_index] if (flipped and key in self.per_keypoint_keys) else value
+        return out

@@ -1,0 +1,115 @@
+"""`CocoFormat`: any COCO-format keypoint file (animals, hands, products; CVAT / Label Studio exports).
+
+Names and skeleton come from the keypoint category; flip pairs from the config or derived from
+left/right names; sigmas from the config or a uniform default. One file can be split into train
+and val by a fraction of its images (deterministic by ``split_seed``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+from .base import KeypointDataset
+from .coco import coco_meta, coco_records, coco_targets, load_json
+from .transforms import KeypointTransform
+from .validation import BadSamples, OnBadSample
+
+__all__ = ["CocoFormat", "split_image_ids"]
+
+
+def split_image_ids(image_ids: Sequence[int], val_fraction: float, seed: int = 0) -> tuple[set[int], set[int]]:
+    """Deterministic train/val split of image ids: ``round(n * val_fraction)`` (at least 1) go to val."""
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    ids = np.array(sorted(int(i) for i in image_ids))
+    if len(ids) < 2:
+        raise ValueError(f"cannot split {len(ids)} image(s) into train and val")
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    n_val = min(max(1, int(round(len(ids) * val_fraction))), len(ids) - 1)
+    val = set(ids[perm[:n_val]].tolist())
+    return set(ids.tolist()) - val, val
+
+
+class CocoFormat(KeypointDataset):
+    """A COCO-format keypoint dataset with boxes from each annotation's ``bbox``.
+
+    Args:
+        ann_file: the COCO JSON (``dataset.train_ann=`` / ``dataset.val_ann=``). May be None for the
+            val split when ``train_ann_file`` and ``val_fraction`` are given.
+        img_dir: folder the JSON's ``file_name`` entries are relative to (default: the JSON's folder).
+        split: ``"all"`` (the whole file), ``"train"`` or ``"val"`` (a fraction of its images).
+        val_fraction: fraction of images held out for val when one file serves both (0 = no split).
+        split_seed: seed of that split.
+        train_ann_file: the file to split when ``split="val"`` and ``ann_file`` is None.
+        category_id: which keypoint category (default: the first with a ``keypoints`` list).
+        input_size: network input ``(w, h)``.
+        augment: default augmentation (scale ±25 %, rotation ±30°, flip) when ``transform`` is None.
+        transform: a :class:`KeypointTransform`.
+        flip_pairs: ``[[i, j], ...]`` 0-based; default: derived from left/right names.
+        sigmas: K OKS sigmas; default uniform 0.05 (COCO's for the 17 COCO names).
+        name: dataset name in the meta (default: the category name).
+        on_bad_sample: ``"raise"`` or ``"skip"``.
+    """
+
+    def __init__(
+        self,
+        ann_file: str | Path | None,
+        img_dir: str | Path | None = None,
+        split: Literal["all", "train", "val"] = "all",
+        val_fraction: float = 0.0,
+        split_seed: int = 0,
+        train_ann_file: str | Path | None = None,
+        category_id: int | None = None,
+        input_size: Sequence[int] = (192, 256),
+        augment: bool = False,
+        transform: KeypointTransform | None = None,
+        flip_pairs: Sequence[Sequence[int]] | None = None,
+        sigmas: Sequence[float] | None = None,
+        name: str | None = None,
+        on_bad_sample: OnBadSample = "raise",
+    ) -> None:
+        if split not in ("all", "train", "val"):
+            raise ValueError(f"CocoFormat: split must be 'all', 'train' or 'val', got {split!r}")
+        fraction = float(val_fraction or 0.0)
+        if ann_file in (None, "", "???"):
+            if split == "val" and train_ann_file not in (None, "", "???") and fraction > 0:
+                ann_file = train_ann_file
+            elif split == "val":
+                raise ValueError("CocoFormat: no validation data; set dataset.val_ann=<file> or dataset.val_fraction=0.1")
+            else:
+                raise FileNotFoundError("CocoFormat: no annotation file; set dataset.train_ann=/path/to/file.json")
+        elif split == "val" and train_ann_file is not None and Path(ann_file) != Path(train_ann_file):
+            fraction = 0.0  # a separate val file is used whole
+        ann = Path(ann_file)
+        if not ann.is_file():
+            raise FileNotFoundError(
+                f"CocoFormat: annotation file {ann} not found; set dataset.train_ann= / dataset.val_ann= to an existing file"
+            )
+        images = Path(img_dir) if img_dir not in (None, "") else ann.parent
+        if not images.is_dir():
+            raise FileNotFoundError(
+                f"CocoFormat: image folder {images} does not exist; set dataset.img_dir= to the folder "
+                f"the file names in {ann.name} are relative to"
+            )
+        if transform is None:
+            transform = KeypointTransform(input_size, train=augment, scale_factor=0.25, rotation=30.0,
+                                          rotation_prob=0.6, flip_prob=0.5)  # fmt: skip
+        data = load_json(ann)
+        meta, self.category_id = coco_meta(data, ann, transform.input_size, category_id, flip_pairs, sigmas, name)
+        keep = None
+        if split != "all" and fraction > 0:
+            train_ids, val_ids = split_image_ids([int(i["id"]) for i in data["images"]], fraction, split_seed)
+            keep = val_ids if split == "val" else train_ids
+        bad = BadSamples(on_bad_sample, str(ann))
+        records = coco_records(data, ann, images, meta, self.category_id, bad, keep)
+        bad.summary()
+        self.ann_file, self.img_dir, self.split = ann, images, split
+        super().__init__(records, meta, transform, on_bad_sample, bad)
+
+    def targets(self) -> list[dict]:
+        """Per-image ground truth of this dataset's images, in ``KeypointAP.update`` form."""
+        ids = sorted({r.image_id for r in self.records})
+        return coco_targets(load_json(self.ann_file), self.category_id, ids)

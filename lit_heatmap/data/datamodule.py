@@ -1,0 +1,161 @@
+"""`KeypointDataModule`: wraps train/val/test datasets into DataLoaders with a meta-keeping collate."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .meta import DatasetMeta
+
+__all__ = ["KeypointDataModule", "collate"]
+
+DatasetLike = Dataset | Callable[[], Dataset]
+
+
+def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Stack a list of sample dicts into a batch.
+
+    Tensors are stacked along a new batch dim (``image (B, 3, H, W)``, ``keypoints (B, K, 2)``,
+    ``image_id (B,)``...); python numbers become tensors; anything else (``image_path`` strings...)
+    is kept as a list, so the meta keys survive batching.
+    """
+    if len(samples) == 0:
+        raise ValueError("collate: empty batch")
+    batch: dict[str, Any] = {}
+    for key in samples[0]:
+        values = [s[key] for s in samples]
+        first = values[0]
+        if isinstance(first, torch.Tensor):
+            batch[key] = torch.stack(values)
+        elif isinstance(first, (bool, int, float)):
+            batch[key] = torch.tensor(values)
+        else:
+            batch[key] = values
+    return batch
+
+
+class KeypointDataModule(L.LightningDataModule):
+    """Train/val/test loaders for any of the lit_heatmap datasets.
+
+    Args:
+        train: a Dataset, or a zero-argument callable (``functools.partial`` / Hydra ``_partial_``)
+            that builds it; built lazily on first use.
+        val: same, for validation (optional: without it there is no val loader).
+        test: same, for test; defaults to ``val`` when None.
+        batch_size: training batch size.
+        val_batch_size: eval batch size (defaults to ``batch_size``).
+        num_workers: DataLoader workers.
+        pin_memory: pin host memory (for GPU training).
+        persistent_workers: keep workers alive between epochs (only when num_workers > 0).
+        drop_last: drop the last incomplete training batch.
+        shuffle: shuffle the training set.
+
+    ``meta`` (a :class:`DatasetMeta`) is available right after construction.
+    """
+
+    def __init__(
+        self,
+        train: DatasetLike | None,
+        val: DatasetLike | None = None,
+        test: DatasetLike | None = None,
+        batch_size: int = 32,
+        val_batch_size: int | None = None,
+        num_workers: int = 2,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        drop_last: bool = True,
+        shuffle: bool = True,
+    ) -> None:
+        super().__init__()
+        if train is None and val is None and test is None:
+            raise ValueError("KeypointDataModule needs at least one of train, val, test")
+        if int(batch_size) <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self._sources: dict[str, DatasetLike | None] = {"train": train, "val": val, "test": test}
+        self._datasets: dict[str, Dataset | None] = {}
+        self.batch_size = int(batch_size)
+        self.val_batch_size = int(val_batch_size or batch_size)
+        self.num_workers = int(num_workers)
+        self.pin_memory = bool(pin_memory)
+        self.persistent_workers = bool(persistent_workers) and self.num_workers > 0
+        self.drop_last = bool(drop_last)
+        self.shuffle = bool(shuffle)
+        self._meta: DatasetMeta | None = None
+
+    def dataset(self, split: str) -> Dataset | None:
+        """The dataset of ``split`` (``train``/``val``/``test``), built on first use."""
+        if split not in self._sources:
+            raise KeyError(f"unknown split {split!r}; expected train, val or test")
+        if split not in self._datasets:
+            src = self._sources[split]
+            if src is None and split == "test":
+                ds = self.dataset("val")
+            elif src is None or isinstance(src, Dataset):
+                ds = src
+            else:
+                ds = src()
+            self._datasets[split] = ds
+        return self._datasets[split]
+
+    @property
+    def meta(self) -> DatasetMeta:
+        """Metadata of the first available split (train, else val, else test)."""
+        if self._meta is None:
+            for split in ("train", "val", "test"):
+                ds = self.dataset(split) if self._sources[split] is not None else None
+                if ds is not None:
+                    meta = getattr(ds, "meta", None)
+                    if not isinstance(meta, DatasetMeta):
+                        raise TypeError(f"{split} dataset {type(ds).__name__} has no DatasetMeta `meta`")
+                    self._meta = meta
+                    break
+        assert self._meta is not None
+        return self._meta
+
+    @property
+    def train_dataset(self) -> Dataset | None:
+        return self.dataset("train")
+
+    @property
+    def val_dataset(self) -> Dataset | None:
+        return self.dataset("val")
+
+    @property
+    def test_dataset(self) -> Dataset | None:
+        return self.dataset("test")
+
+    def setup(self, stage: str | None = None) -> None:
+        """Builds the datasets the stage needs (cheap setup checks run here for partials)."""
+        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        for split in splits.get(stage or "", ("train", "val", "test")):
+            self.dataset(split)
+
+    def _loader(self, ds: Dataset | None, train: bool, split: str) -> DataLoader:
+        if ds is None:
+            raise RuntimeError(f"KeypointDataModule has no {split} dataset (set dataset.datamodule.{split})")
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size if train else self.val_batch_size,
+            shuffle=self.shuffle and train,
+            drop_last=self.drop_last and train and len(ds) >= self.batch_size,  # type: ignore[arg-type]
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+            collate_fn=collate,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset, True, "train")
+
+    def val_dataloader(self) -> DataLoader | list:
+        # no val set: an empty list, which Lightning treats as "no validation batches"
+        return [] if self.val_dataset is None else self._loader(self.val_dataset, False, "val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_dataset, False, "test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.test_dataset, False, "test")

@@ -1,0 +1,63 @@
+"""Image reading: RGB uint8 out of any JPEG/PNG/TIFF, with EXIF orientation honoured.
+
+Grayscale is expanded to 3 channels, RGBA loses its alpha, 16-bit and float images are scaled to
+8 bits. Undecodable or truncated files raise :class:`ImageReadError` naming the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+__all__ = ["ImageReadError", "read_image"]
+
+# IMREAD_ANYDEPTH | IMREAD_ANYCOLOR keeps 16-bit data and still applies the EXIF orientation
+# (only IMREAD_UNCHANGED and IMREAD_IGNORE_ORIENTATION skip it).
+_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+
+
+class ImageReadError(OSError):
+    """An image file that is missing, unreadable, corrupt or truncated."""
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return (img >> 8).astype(np.uint8)
+    if np.issubdtype(img.dtype, np.floating):
+        hi = 1.0 if float(np.nanmax(img)) <= 1.0 else 255.0
+        return np.clip(np.nan_to_num(img) * (255.0 / hi), 0, 255).astype(np.uint8)
+    info = np.iinfo(img.dtype)
+    return ((img.astype(np.float64) - info.min) * (255.0 / (info.max - info.min))).astype(np.uint8)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as ``(H, W, 3)`` uint8 RGB.
+
+    Raises:
+        ImageReadError: the file is missing, empty, not decodable, or a truncated JPEG
+            (no end-of-image marker; OpenCV would return a half-grey image without an error).
+    """
+    path = Path(path)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as err:  # missing, a directory, no permission
+        raise ImageReadError(f"cannot read image file {path}: {err}") from err
+    if data.size == 0:
+        raise ImageReadError(f"image file {path} is empty")
+    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:].tobytes():
+        raise ImageReadError(f"image file {path} is a truncated JPEG (no end-of-image marker)")
+    img = cv2.imdecode(data, _FLAGS)
+    if img is None or img.size == 0:
+        raise ImageReadError(f"image file {path} is corrupt or not an image OpenCV can decode")
+    img = _to_uint8(img)
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    if img.shape[2] == 1:
+        return cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)

@@ -1,0 +1,16 @@
+"""Keypoint metrics as torchmetrics ``Metric`` classes (functional twins in ``.functional``).
+
+Tensor metrics share one update signature::
+
+    metric.update(preds (B,K,2), target (B,K,2), visibility (B,K), *,
+                  bbox=None (B,4 xywh), norm=None (B,), area=None (B,), subsets=None (B,S) bool)
+
+``KeypointAP.update(preds: list[dict], targets: list[dict])`` takes per-image COCO-style dicts.
+"""
+
+from lit_heatmap.metrics.coco import KeypointAP, MeanOKS
+from lit_heatmap.metrics.epe import EPE
+from lit_heatmap.metrics.nme import NME
+from lit_heatmap.metrics.pck import PCK, PCKAUC
+
+__all__ = ["EPE", "NME", "PCK", "PCKAUC", "KeypointAP", "MeanOKS"]
