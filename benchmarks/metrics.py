@@ -72,12 +72,13 @@ def to_dicts(gt: dict, dets: list[dict]) -> tuple[list[dict], list[dict]]:
     by_dt: dict[int, list[dict]] = {}
     for d in dets:
         by_dt.setdefault(d["image_id"], []).append(d)
-    targets = [{"image_id": i, "keypoints": torch.tensor([a["keypoints"] for a in v]).double().reshape(-1, 17, 3),
-                "area": torch.tensor([a["area"] for a in v]).double(),
-                "bbox": torch.tensor([a["bbox"] for a in v]).double(),
+    f64 = torch.float64
+    targets = [{"image_id": i, "keypoints": torch.tensor([a["keypoints"] for a in v], dtype=f64).reshape(-1, 17, 3),
+                "area": torch.tensor([a["area"] for a in v], dtype=f64),
+                "bbox": torch.tensor([a["bbox"] for a in v], dtype=f64),
                 "iscrowd": torch.tensor([a["iscrowd"] for a in v])} for i, v in by_gt.items()]
-    preds = [{"image_id": i, "keypoints": torch.tensor([d["keypoints"] for d in v]).double().reshape(-1, 17, 3),
-              "scores": torch.tensor([d["score"] for d in v]).double()} for i, v in by_dt.items()]
+    preds = [{"image_id": i, "keypoints": torch.tensor([d["keypoints"] for d in v], dtype=f64).reshape(-1, 17, 3),
+              "scores": torch.tensor([d["score"] for d in v], dtype=f64)} for i, v in by_dt.items()]
     return preds, targets
 
 

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .heatmap2d import Heatmap2D
-from .refine import argmax_2d, quarter_offset_2d, refine_1d, refine_2d, soft_argmax_1d
+from .refine import argmax_2d, argmax_flat, quarter_offset_2d, refine_1d, refine_2d, soft_argmax_1d
 from .simcc import SimCC
 
 
@@ -89,7 +89,7 @@ class Decoder:
                 )
             b, k = vec.shape[:2]
             flat = vec.reshape(b * k, n).float()
-            val, idx = flat.detach().max(dim=1)
+            val, idx = argmax_flat(flat.detach())
             coords.append(self._decode_1d(flat, idx).reshape(b, k))
             scores.append(val.reshape(b, k))
         xy = encoding.to_input(torch.stack(coords, dim=-1))

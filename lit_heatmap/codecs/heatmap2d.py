@@ -125,9 +125,18 @@ class Heatmap2D:
         return (xy.float() - offset) / scale
 
     def centres(self, keypoints: Tensor) -> Tensor:
-        """Gaussian centres in heatmap px as encode places them (MSRA: nearest pixel). (B,K,2)."""
+        """Gaussian centres in heatmap px as encode places them.  (B, K, 2) -> (B, K, 2).
+
+        MSRA: the nearest pixel, exact .5 ties rounded toward the map's centre so that the
+        rounding commutes with a horizontal flip.
+        """
         mu = self.to_heatmap(keypoints)
-        return torch.floor(mu + 0.5) if self.mode == "msra" else mu
+        if self.mode != "msra":
+            return mu
+        up = torch.floor(mu + 0.5)
+        centre = torch.tensor([(s - 1) / 2 for s in self.heatmap_size], device=mu.device)
+        tie = (mu + 0.5 == up) & (mu > centre)
+        return up - tie.float()
 
     def encode(self, keypoints: Tensor, visibility: Tensor) -> tuple[Tensor, Tensor]:
         """Keypoints (B, K, 2) input px, visibility (B, K) -> target (B, K, h, w), weight (B, K).

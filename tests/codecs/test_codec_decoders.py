@@ -95,7 +95,7 @@ def test_golden_argmax_quarter_offset_and_scores() -> None:
     hm[0, 1, 0, 3], hm[0, 1, 0, 2] = 0.7, 0.1  # on the top-right corner: no offset possible
     kp, score = ArgmaxDecoder().decode(hm, enc)
     assert kp.tolist() == [[[2.5, 4.5], [6.5, 0.5]]]  # heatmap (1, 2) -> input (2.5, 4.5)
-    assert score.tolist() == pytest.approx([[0.9, 0.7]])
+    assert score[0].tolist() == pytest.approx([0.9, 0.7])
     kp, _ = QuarterOffsetDecoder().decode(hm, enc)
     assert kp.tolist() == [[[3.0, 5.0], [6.5, 0.5]]]  # (1.25, 2.25) -> (3.0, 5.0)
 
@@ -104,7 +104,7 @@ def test_golden_dark_and_soft_argmax_on_tiny_map() -> None:
     enc = Heatmap2D((8, 8), (4, 4), sigma=1.0, mode="unbiased")
     kp = torch.tensor([[[3.5, 1.5], [0.3, 6.9]]])  # heatmap (1.5, 0.5) and (-0.1, 3.2): a corner peak
     target, _ = enc.encode(kp, torch.ones(1, 2))
-    pred, score = DarkDecoder(kernel_size=3).decode(target, enc)
+    pred, score = DarkDecoder(kernel_size=5).decode(target, enc)  # >= 3 in-map samples per axis
     assert torch.allclose(pred, kp, atol=1e-4)
     assert score[0, 0].item() == pytest.approx(0.7788007831, abs=1e-6)  # max pixel of the first map
     # soft-argmax of a two-pixel map: p = softmax(beta * [1, 0]) over x = {1, 2}
@@ -156,7 +156,8 @@ def test_half_precision_outputs(dtype: torch.dtype, dec) -> None:
     ref, _ = dec.decode(target, enc)
     pred, score = dec.decode(target.to(dtype), enc)
     assert pred.dtype == torch.float32 and torch.isfinite(pred).all()
-    tol = 0.05 if isinstance(dec, (DarkDecoder, MarginalDecoder)) else 0.3  # bf16 has 8 mantissa bits
+    # bf16 has 8 mantissa bits: near-equal pixels can tie, moving an integer argmax by one heatmap px (4 px)
+    tol = {DarkDecoder: 0.05, MarginalDecoder: 0.05, SoftArgmaxDecoder: 0.3}.get(type(dec), 4 * math.sqrt(2) + 1e-3)
     assert (pred - ref).norm(dim=-1).max().item() <= tol
     (x, y), _ = SimCC(INPUT).encode(kp, torch.ones(kp.shape[:2]))
     if not isinstance(dec, (QuarterOffsetDecoder, MarginalDecoder)):
@@ -188,3 +189,16 @@ def test_degenerate_outputs_give_finite_keypoints() -> None:
         for dec in (DarkDecoder(), MarginalDecoder(), QuarterOffsetDecoder(), SoftArgmaxDecoder()):
             pred, score = dec.decode(hm, enc)
             assert torch.isfinite(pred).all() and torch.isfinite(score).all()
+
+
+def test_two_level_argmax_matches_torch_max_with_ties() -> None:
+    from lit_heatmap.codecs.refine import argmax_flat
+
+    gen = torch.Generator().manual_seed(0)
+    flat = torch.randint(0, 5, (300, 3072), generator=gen).float()  # many ties: first occurrence wins
+    flat[7] = 0.0
+    val, idx = argmax_flat(flat)
+    ref_val, ref_idx = flat.max(dim=1)
+    assert torch.equal(val, ref_val) and torch.equal(idx, ref_idx)
+    odd = torch.randn(4, 97, generator=gen)  # no suitable block size: plain max
+    assert torch.equal(argmax_flat(odd)[1], odd.argmax(1))

@@ -37,7 +37,7 @@ def test_unbiased_golden_tiny_map() -> None:
 def test_msra_snaps_and_udp_scale_golden() -> None:
     msra = Heatmap2D((8, 8), (4, 4), sigma=1.0, mode="msra")
     t, _ = msra.encode(torch.tensor([[[3.5, 1.5]]]), torch.ones(1, 1))
-    assert t[0, 0, 1, 2].item() == 1.0  # (1.5, 0.5) rounds half up to (2, 1)
+    assert t[0, 0, 1, 2].item() == 1.0  # (1.5, 0.5): ties toward the map centre (1.5, 1.5) -> (2, 1)
     assert t[0, 0, 1, 1].item() == pytest.approx(math.exp(-0.5), abs=1e-7)
     udp = Heatmap2D((7, 7), (4, 4), sigma=1.0, mode="udp")  # scale (4-1)/(7-1) = 0.5, corners aligned
     kp = torch.tensor([[[3.0, 6.0]]])

@@ -139,7 +139,7 @@ def coco_keypoint_eval(
     oks = torch.zeros(n_img, max_dets, g_max, dtype=f64, device=device)
     for s in range(0, n_img, chunk_images):
         e = min(s + chunk_images, n_img)
-        oks[s:e] = oks_matrix(dxy[s:e], gk[s:e], ga[s:e], gb[s:e], sig)
+        oks[s:e] = oks_matrix(dxy[s:e], gk[s:e], ga[s:e], gb[s:e], sig, gmask[s:e])
 
     # detection area: box of all its keypoints (pycocotools loadRes)
     x, y = dxy[..., 0], dxy[..., 1]
@@ -165,24 +165,19 @@ def coco_keypoint_eval(
     reg4 = g_reg[:, None].expand(shape)
     ig4 = g_ig[:, None].expand(shape)
     crowd4 = gc[None, None].expand(shape)
-    flip_idx = torch.arange(g_max - 1, -1, -1, device=device)
+    rank_key = torch.arange(1, g_max + 1, device=device)  # argmax of key*mask = last True index
     for r in range(max_dets):
         if not bool(dmask[:, r].any()):
             break
-        o = oks[:, r, :]  # (I, G)
-        cand = (~matched | crowd4) & (o[None, None] >= thr[None, :, None, None])
-        picks = []
-        for group in (reg4, ig4):
-            c = cand & group
-            val = torch.where(c, o[None, None].expand(shape), torch.full(shape, -1.0, dtype=f64, device=device))
-            best = val.amax(-1, keepdim=True)
-            is_best = c & (val == best)
-            last = g_max - 1 - is_best[..., flip_idx].to(torch.uint8).argmax(-1)  # last index among ties
-            picks.append((c.any(-1), last))
-        (has_reg, m_reg), (has_ig, m_ig) = picks
-        valid = dmask[:, r][None, None]
-        has = (has_reg | has_ig) & valid
-        m = torch.where(has_reg, m_reg, m_ig)
+        o = oks[:, r, :][None, None]  # (1, 1, I, G)
+        cand = (~matched | crowd4) & (o >= thr[:, None, None])
+        # regular GTs take precedence; only without a regular candidate may an ignored GT match
+        has_reg = (cand & reg4).any(-1)
+        cand &= torch.where(has_reg[..., None], reg4, ig4)
+        val = torch.where(cand, o, -1.0)
+        is_best = cand & (val == val.amax(-1, keepdim=True))
+        m = (is_best * rank_key).argmax(-1)  # the last GT among equal OKS, as pycocotools
+        has = cand.any(-1) & dmask[:, r][None, None]
         dtm[..., r] = has
         dt_ig[..., r] = has & ~has_reg
         matched.scatter_(-1, m[..., None], matched.gather(-1, m[..., None]) | has[..., None])

@@ -37,6 +37,7 @@ def oks_matrix(
     gt_area: Tensor,
     gt_bbox: Tensor,
     sigmas: Tensor,
+    gt_valid: Tensor | None = None,
 ) -> Tensor:
     """OKS between every detection and every GT instance of a batch of images.
 
@@ -46,6 +47,7 @@ def oks_matrix(
         gt_area: ``(..., G)`` GT areas (COCO ``area``).
         gt_bbox: ``(..., G, 4)`` GT boxes (x, y, w, h), used for GTs without labelled keypoints.
         sigmas: ``(K,)`` float64.
+        gt_valid: optional ``(..., G)`` bool, False for padding GT slots (their OKS is left unspecified).
 
     Returns:
         ``(..., D, G)`` float64 OKS. For a GT with labelled keypoints, the mean of
@@ -54,32 +56,33 @@ def oks_matrix(
         (pycocotools' rule, which matters for matching detections to ignored GTs).
     """
     variances = (sigmas * 2) ** 2  # (K,)
-    xd = det_xy[..., :, None, :, 0]  # (..., D, 1, K)
-    yd = det_xy[..., :, None, :, 1]
-    xg = gt_kpts[..., None, :, :, 0]  # (..., 1, G, K)
-    yg = gt_kpts[..., None, :, :, 1]
-    vis = gt_kpts[..., None, :, :, 2] > 0  # (..., 1, G, K)
-    k1 = vis.sum(-1)  # (..., 1, G)
-    has_kpts = k1 > 0
-
-    bb = gt_bbox[..., None, :, None, :]  # (..., 1, G, 1, 4)
-    x0 = bb[..., 0] - bb[..., 2]
-    x1 = bb[..., 0] + bb[..., 2] * 2
-    y0 = bb[..., 1] - bb[..., 3]
-    y1 = bb[..., 1] + bb[..., 3] * 2
-    zero = torch.zeros((), dtype=det_xy.dtype, device=det_xy.device)
-    dx_box = torch.maximum(zero, x0 - xd) + torch.maximum(zero, xd - x1)
-    dy_box = torch.maximum(zero, y0 - yd) + torch.maximum(zero, yd - y1)
-
-    dx = torch.where(has_kpts[..., None], xd - xg, dx_box)
-    dy = torch.where(has_kpts[..., None], yd - yg, dy_box)
-    area = gt_area[..., None, :, None]
-    e = (dx**2 + dy**2) / variances / (area + EPS) / 2
-    terms = torch.exp(-e)
-    use = torch.where(has_kpts[..., None], vis, torch.ones_like(vis))
-    num = torch.where(use, terms, torch.zeros_like(terms)).sum(-1)
-    den = torch.where(has_kpts, k1, torch.full_like(k1, sigmas.numel())).to(num.dtype)
-    oks = num / den
+    vis = gt_kpts[..., 2] > 0  # (..., G, K)
+    k1 = vis.sum(-1)  # (..., G)
+    scale = (gt_area + EPS)[..., None, :, None]  # (..., 1, G, 1)
+    # GTs with labelled keypoints: distances to them (all pairs; masked by visibility)
+    dx = det_xy[..., :, None, :, 0] - gt_kpts[..., None, :, :, 0]  # (..., D, G, K)
+    dy = det_xy[..., :, None, :, 1] - gt_kpts[..., None, :, :, 1]
+    e = dx.mul_(dx).add_(dy.mul_(dy)).div_(variances).div_(scale).mul_(0.5)
+    terms = e.neg_().exp_().mul_(vis[..., None, :, :])
+    oks = terms.sum(-1) / k1.clamp(min=1).to(terms.dtype)[..., None, :]  # (..., D, G)
+    # GTs without labelled keypoints (usually few): distance to the GT box doubled in size
+    no_kpts = torch.nonzero((k1 == 0) if gt_valid is None else (k1 == 0) & gt_valid)  # (n, ndim of (..., G))
+    if no_kpts.numel():
+        lead, g = tuple(no_kpts[:, :-1].T), no_kpts[:, -1]
+        bb = gt_bbox[lead + (g,)]  # (n, 4)
+        x0, x1 = bb[:, 0] - bb[:, 2], bb[:, 0] + bb[:, 2] * 2
+        y0, y1 = bb[:, 1] - bb[:, 3], bb[:, 1] + bb[:, 3] * 2
+        d = det_xy[lead] if lead else det_xy.expand(g.numel(), *det_xy.shape)  # (n, D, K, 2)
+        xd, yd = d[..., 0], d[..., 1]
+        zero = torch.zeros((), dtype=det_xy.dtype, device=det_xy.device)
+        bx = torch.maximum(zero, x0[:, None, None] - xd) + torch.maximum(zero, xd - x1[:, None, None])
+        by = torch.maximum(zero, y0[:, None, None] - yd) + torch.maximum(zero, yd - y1[:, None, None])
+        area = (gt_area[lead + (g,)] + EPS)[:, None, None]
+        eb = (bx**2 + by**2) / variances / area / 2
+        box_oks = torch.exp(-eb).sum(-1) / sigmas.numel()  # (n, D)
+        oks = oks.clone()
+        oks_t = oks.movedim(-1, -2)  # (..., G, D) view
+        oks_t[lead + (g,)] = box_oks
     det_ok = torch.isfinite(det_xy).all(-1).all(-1)[..., :, None]  # (..., D, 1)
     return torch.where(det_ok & torch.isfinite(oks), oks, torch.zeros_like(oks))
 

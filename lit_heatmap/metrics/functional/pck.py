@@ -110,7 +110,7 @@ def pck(
     """PCK@threshold of one batch (float64 scalar). See :func:`pck_normalizer` for ``normalize``."""
     check_keypoint_inputs(preds, target, visibility, "pck")
     n = pck_normalizer(target, visibility, normalize, bbox=bbox, norm=norm, indices=indices, name="pck")
-    correct, valid = pck_counts(preds, target, visibility, n, torch.tensor([float(threshold)]))
+    correct, valid = pck_counts(preds, target, visibility, n, torch.tensor([float(threshold)], dtype=torch.float64))
     return pck_from_counts(correct[0], valid, average)
 
 
