@@ -123,19 +123,22 @@ class QuarterOffsetDecoder(Decoder):
 
 
 class DarkDecoder(Decoder):
-    """DARK (Zhang et al. 2020) Taylor refinement, as a weighted log-quadratic fit.
+    """DARK (Zhang et al. 2020) Taylor refinement, done as a weighted log-parabola fit.
 
     Args:
-        kernel_size: odd side of the patch around the maximum on which log(heatmap) is fitted
-            (heatmap px for 2D, bins for SimCC); it plays the role of DARK's blur kernel: the
-            larger, the more noise is pooled.
-        floor: pixels below ``floor * patch max`` are left out of the fit.
+        kernel_size: odd side of the window around the maximum (heatmap px for 2D, bins for
+            SimCC) whose pixels enter the fit; it plays the role of DARK's blur kernel: the
+            larger, the more noise is pooled.  Shifted inward at borders, shrunk for tiny maps.
+        floor: samples below ``floor * max`` are left out of the fit.
 
     DARK's own recipe (blur the whole map, log, one Newton step from finite differences) is
-    biased near borders (the blur sees padding) and costs ~25 us/keypoint.  Fitting the same
-    quadratic by weighted least squares on the in-map pixels of the patch (see
-    :mod:`lit_heatmap.codecs.refine`) is exact for Gaussian targets everywhere, borders included,
-    pools the noise like the blur does, and touches only (kernel_size)^2 pixels per keypoint.
+    biased near borders, where the blur reads padding (MMPose falls back to the integer argmax
+    there), and costs ~25 us/keypoint.  Here the window (only in-map pixels) is collapsed into x
+    and y profiles weighted by the peak's own column/row, and log(profile) gets a two-pass
+    weighted least-squares parabola (see :mod:`lit_heatmap.codecs.refine`): exact for Gaussian
+    targets everywhere, borders included, noise pooled like the blur does, and only
+    kernel_size^2 pixels read per keypoint.  The result stays within 1 heatmap px of the integer
+    maximum (2D) or kernel_size/4 bins (SimCC).  Not differentiable (use SoftArgmaxDecoder).
     """
 
     def __init__(self, kernel_size: int = 11, floor: float = 0.05) -> None:
@@ -150,7 +153,8 @@ class DarkDecoder(Decoder):
         return refine_2d(maps.detach(), ix, iy, self.kernel_size // 2, self.floor)
 
     def _decode_1d(self, vectors: Tensor, idx: Tensor) -> Tensor:
-        return refine_1d(vectors.detach(), idx, self.kernel_size // 2, self.floor)
+        # one pass: on finely sampled SimCC vectors the reweighting pass changes nothing measurable
+        return refine_1d(vectors.detach(), idx, self.kernel_size // 2, self.floor, passes=1)
 
 
 class SoftArgmaxDecoder(Decoder):
@@ -192,8 +196,10 @@ class SoftArgmaxDecoder(Decoder):
 
 class MarginalDecoder(Decoder):
     """Sum a 2D heatmap over rows and over columns into x (N, w) and y (N, h) profiles, then
-    refine each 1D profile's maximum with the log-quadratic fit (exact for separable Gaussian
-    targets, whose marginals are Gaussians, borders included).  O(h + w) refinement; 2D only.
+    refine each profile around the 2D argmax with the log-parabola fit (exact for separable
+    Gaussian targets, whose marginals are Gaussians, borders included; result within 1 px of the
+    argmax).  The design document's O(h + w) 1D decoding applied to 2D outputs; every row of the
+    map adds its noise to the profiles, so it is less robust than DarkDecoder.  2D only.
 
     Args:
         kernel_size: odd window (heatmap px) of the 1D fits.
@@ -209,8 +215,7 @@ class MarginalDecoder(Decoder):
 
     def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
         maps = maps.detach()
-        px, py = maps.sum(1), maps.sum(2)
         r = self.kernel_size // 2
-        x = refine_1d(px, px.argmax(1), r, self.floor)
-        y = refine_1d(py, py.argmax(1), r, self.floor)
+        x = refine_1d(maps.sum(1), ix, r, self.floor, max_shift=1.0)
+        y = refine_1d(maps.sum(2), iy, r, self.floor, max_shift=1.0)
         return x, y

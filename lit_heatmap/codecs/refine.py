@@ -18,7 +18,7 @@ skips those points).  Here:
   are left out (their log is noise);
 * so perfect Gaussian targets are recovered exactly everywhere (float rounding only), noise is
   pooled over the window (the role of DARK's blur), and a degenerate fit (not concave) keeps the
-  integer argmax.
+  integer argmax; the vertex is kept within 1 px (2D) or r/2 bins (1D) of the argmax.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 TINY = 1e-12
+FIT_DTYPE = torch.float64  # float32 sums would be ~15% faster but lose exactness (~0.003 px)
 
 
 def _block_size(length: int) -> int:
@@ -62,26 +63,28 @@ def argmax_2d(maps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return idx % w, torch.div(idx, w, rounding_mode="floor"), val
 
 
-def fit_log_parabola(profile: Tensor, floor: float) -> Tensor:
+def fit_log_parabola(profile: Tensor, floor: float, passes: int = 2) -> Tensor:
     """Vertex of a weighted LS parabola fitted to log(profile) at offsets d = -r..r.
 
     profile (N, 2r+1) -> vertex offset (N,) from the centre sample, in samples; 0 where the fit
-    is degenerate (not concave, too few samples), clamped to [-r - 0.5, r + 0.5].  Pass 1 weights samples by
-    (profile / max)^2, pass 2 by the fitted model^2; samples below ``floor * max`` get weight 0.
+    is degenerate (not concave, too few samples), clamped to [-r - 0.5, r + 0.5].  Pass 1 weights
+    samples by (profile / max)^2, pass 2 by the fitted model^2; samples below ``floor * max`` get
+    weight 0.  Per-sample work in float32, the 3x3 solve (Cramer's rule) in float64.
     """
     n, p = profile.shape
     r = p // 2
-    v = profile.double()
-    d = torch.arange(-r, r + 1, device=profile.device, dtype=torch.float64)
-    powers = torch.stack([d**k for k in range(5)])  # (5, P)
-    peak = v.amax(1, keepdim=True)
+    v = profile.to(FIT_DTYPE)
+    d = torch.arange(-r, r + 1, device=profile.device, dtype=FIT_DTYPE)
+    powers = torch.stack([d**k for k in range(5)], dim=1)  # (P, 5)
+    peak = v.amax(1, keepdim=True).clamp_min(TINY)
     use = (v > floor * peak) & (v > 0)
-    logv = torch.where(use, torch.log(v.clamp_min(TINY)), torch.zeros_like(v))
-    w = torch.where(use, (v / peak.clamp_min(TINY)) ** 2, torch.zeros_like(v))
+    zero = torch.zeros((), device=v.device, dtype=FIT_DTYPE)
+    logv = torch.where(use, torch.log(v.clamp_min(TINY) / peak), zero)
+    w = torch.where(use, (v / peak).square(), zero)
     c1 = c2 = torch.zeros(n, dtype=torch.float64, device=profile.device)
-    for it in range(2):
-        s0, s1, s2, s3, s4 = (w @ powers.T).unbind(1)
-        t0, t1, t2 = ((w * logv) @ powers[:3].T).unbind(1)
+    for it in range(passes):
+        s0, s1, s2, s3, s4 = (w @ powers).double().unbind(1)
+        t0, t1, t2 = ((w * logv) @ powers[:, :3]).double().unbind(1)
         # Cramer's rule for [[s0 s1 s2] [s1 s2 s3] [s2 s3 s4]] (c0 c1 c2) = (t0 t1 t2); the vertex
         # -c1 / (2 c2) does not need the determinant, only its sign (> 0 unless degenerate).
         m1, m2 = s1 * s4 - s3 * s2, s1 * s3 - s2 * s2
@@ -89,12 +92,12 @@ def fit_log_parabola(profile: Tensor, floor: float) -> Tensor:
         u = s1 * t2 - t1 * s2
         c1 = s0 * (t1 * s4 - t2 * s3) - t0 * m1 + s2 * u
         c2 = s0 * (s2 * t2 - s3 * t1) - s1 * u + t0 * m2
-        c2 = torch.where(det > 1e-12 * s0 * s4, c2, torch.zeros_like(c2))
-        if it == 0:
-            a1, a2 = c1 / det.clamp_min(TINY), c2 / det.clamp_min(TINY)
-            model = a1.unsqueeze(1) * d + a2.unsqueeze(1) * d * d  # log model minus c0
+        c2 = torch.where(det > 1e-9 * s0 * s4, c2, torch.zeros_like(c2))
+        if it + 1 < passes:
+            scale = det.clamp_min(TINY)
+            model = torch.stack([c1 / scale, c2 / scale], 1).to(FIT_DTYPE) @ powers[:, 1:3].T  # log model - c0
             model = model - torch.where(use, model, torch.full_like(model, -torch.inf)).amax(1, keepdim=True)
-            w = torch.where(use, torch.exp(2.0 * model.clamp(-80.0, 0.0)), torch.zeros_like(v))
+            w = torch.where(use, torch.exp(2.0 * model.clamp(-80.0, 0.0)), zero)
     return _offset(c1, c2, r)
 
 
@@ -136,15 +139,31 @@ def refine_2d(maps: Tensor, ix: Tensor, iy: Tensor, radius: int, floor: float = 
     prof_x = torch.bmm(wy.transpose(1, 2), v).squeeze(1)  # sum_rows wy * v -> (N, P) over dx
     prof_y = torch.bmm(v, wx.transpose(1, 2)).squeeze(2)  # sum_cols wx * v -> (N, P) over dy
     off = fit_log_parabola(torch.cat([prof_x, prof_y]), floor)  # both axes at once
-    return cx.float() + off[:n], cy.float() + off[n:]
+    # keep the result within 1 px of the integer maximum, like a Taylor step from it: a noisy
+    # half-Gaussian (peak in a corner) can give a nearly flat parabola with a far-away vertex
+    x = torch.minimum(torch.maximum(cx.float() + off[:n], ix - 1.0), ix + 1.0)
+    y = torch.minimum(torch.maximum(cy.float() + off[n:], iy - 1.0), iy + 1.0)
+    return x, y
 
 
-def refine_1d(vectors: Tensor, idx: Tensor, radius: int, floor: float = 0.05) -> Tensor:
-    """Sub-bin peak of vectors (N, L) around integer idx (N,) -> (N,) in bins (same window rule)."""
+def refine_1d(
+    vectors: Tensor,
+    idx: Tensor,
+    radius: int,
+    floor: float = 0.05,
+    max_shift: float | None = None,
+    passes: int = 2,
+) -> Tensor:
+    """Sub-bin peak of vectors (N, L) around integer idx (N,) -> (N,) in bins (same window rule).
+
+    The result stays within `max_shift` (default ``max(1, r/2)``) samples of idx.
+    """
     n, length = vectors.shape
     c, r = _window(idx, radius, length)
     values = vectors.gather(1, c.unsqueeze(1) + torch.arange(-r, r + 1, device=vectors.device))
-    return c.float() + fit_log_parabola(values.float(), floor)
+    x = c.float() + fit_log_parabola(values.float(), floor, passes=passes)
+    shift = max(1.0, r / 2) if max_shift is None else max_shift  # SimCC bins are fine: allow r/2
+    return torch.minimum(torch.maximum(x, idx - shift), idx + shift)
 
 
 def soft_argmax_1d(vectors: Tensor, beta: float, window: int | None = None) -> Tensor:

@@ -17,10 +17,15 @@ import numpy as np
 
 from .base import KeypointDataset, Record, bbox_norm
 from .meta import COCO_KEYPOINT_NAMES, COCO_SIGMAS, COCO_UPPER_BODY, DatasetMeta, flip_index_from_names, flip_index_from_pairs
-from .transforms import KeypointTransform
+from .transforms import KeypointTransform, make_transform
 from .validation import BadSampleError, BadSamples, OnBadSample, check_bbox, check_keypoints, check_root
 
 __all__ = ["CocoKeypoints", "load_json", "coco_meta", "coco_records", "coco_targets"]
+
+# HRNet/MMPose COCO recipe: scale +-25 %, rotation +-40 deg with p=0.6, shift 0.16 with p=0.3,
+# flip, half-body with p=0.3
+COCO_AUG = dict(scale_factor=0.25, rotation=40.0, rotation_prob=0.6, shift_factor=0.16, shift_prob=0.3,
+                flip_prob=0.5, half_body_prob=0.3)  # fmt: skip
 
 log = logging.getLogger("lit_heatmap.data")
 
@@ -257,6 +262,7 @@ class CocoKeypoints(KeypointDataset):
         use_gt_bbox: GT boxes (default: True unless det_file is given).
         input_size: network input ``(w, h)`` (HRNet: 192 x 256).
         augment: COCO literature augmentation (ignored when ``transform`` is given).
+        aug: overrides of the default augmentation (KeypointTransform arguments, ``dataset.aug.*``).
         transform: a :class:`KeypointTransform`.
         flip_pairs, sigmas: override what the category gives.
         on_bad_sample: ``"raise"`` or ``"skip"``.
@@ -273,6 +279,7 @@ class CocoKeypoints(KeypointDataset):
         use_gt_bbox: bool | None = None,
         input_size: Sequence[int] = (192, 256),
         augment: bool = False,
+        aug: dict[str, Any] | None = None,
         transform: KeypointTransform | None = None,
         flip_pairs: Sequence[Sequence[int]] | None = None,
         sigmas: Sequence[float] | None = None,
@@ -281,11 +288,7 @@ class CocoKeypoints(KeypointDataset):
         root_path = check_root(root, "CocoKeypoints", "coco (the folder with annotations/ and val2017/)")
         ann = Path(ann_file) if ann_file else root_path / "annotations" / f"person_keypoints_{split}.json"
         images = Path(img_dir) if img_dir else root_path / split
-        if transform is None:
-            transform = KeypointTransform(
-                input_size, train=augment, scale_factor=0.25, rotation=40.0, rotation_prob=0.6,
-                shift_factor=0.16, shift_prob=0.3, flip_prob=0.5, half_body_prob=0.3,
-            )  # fmt: skip
+        transform = make_transform(input_size, augment, COCO_AUG, aug, transform)
         data = load_json(ann)
         meta, self.category_id = coco_meta(data, ann, transform.input_size, None, flip_pairs, sigmas, "coco")
         bad = BadSamples(on_bad_sample, str(ann))

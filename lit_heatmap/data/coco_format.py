@@ -8,16 +8,18 @@ and val by a fraction of its images (deterministic by ``split_seed``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
 from .base import KeypointDataset
 from .coco import coco_meta, coco_records, coco_targets, load_json
-from .transforms import KeypointTransform
+from .transforms import KeypointTransform, make_transform
 from .validation import BadSamples, OnBadSample
 
 __all__ = ["CocoFormat", "split_image_ids"]
+
+COCO_FORMAT_AUG = dict(scale_factor=0.25, rotation=30.0, rotation_prob=0.6, flip_prob=0.5)
 
 
 def split_image_ids(image_ids: Sequence[int], val_fraction: float, seed: int = 0) -> tuple[set[int], set[int]]:
@@ -37,8 +39,9 @@ class CocoFormat(KeypointDataset):
     """A COCO-format keypoint dataset with boxes from each annotation's ``bbox``.
 
     Args:
-        ann_file: the COCO JSON (``dataset.train_ann=`` / ``dataset.val_ann=``). May be None for the
-            val split when ``train_ann_file`` and ``val_fraction`` are given.
+        ann_file: the COCO JSON (``dataset.train_ann=`` / ``dataset.val_ann=``), or a list of
+            candidates of which the first one set is used (test: ``[test_ann, val_ann]``). May be None
+            for the val split when ``train_ann_file`` and ``val_fraction`` are given.
         img_dir: folder the JSON's ``file_name`` entries are relative to (default: the JSON's folder).
         split: ``"all"`` (the whole file), ``"train"`` or ``"val"`` (a fraction of its images).
         val_fraction: fraction of images held out for val when one file serves both (0 = no split).
@@ -47,6 +50,7 @@ class CocoFormat(KeypointDataset):
         category_id: which keypoint category (default: the first with a ``keypoints`` list).
         input_size: network input ``(w, h)``.
         augment: default augmentation (scale ±25 %, rotation ±30°, flip) when ``transform`` is None.
+        aug: overrides of the default augmentation (KeypointTransform arguments, ``dataset.aug.*``).
         transform: a :class:`KeypointTransform`.
         flip_pairs: ``[[i, j], ...]`` 0-based; default: derived from left/right names.
         sigmas: K OKS sigmas; default uniform 0.05 (COCO's for the 17 COCO names).
@@ -56,7 +60,7 @@ class CocoFormat(KeypointDataset):
 
     def __init__(
         self,
-        ann_file: str | Path | None,
+        ann_file: str | Path | Sequence[str | Path | None] | None,
         img_dir: str | Path | None = None,
         split: Literal["all", "train", "val"] = "all",
         val_fraction: float = 0.0,
@@ -65,6 +69,7 @@ class CocoFormat(KeypointDataset):
         category_id: int | None = None,
         input_size: Sequence[int] = (192, 256),
         augment: bool = False,
+        aug: dict[str, Any] | None = None,
         transform: KeypointTransform | None = None,
         flip_pairs: Sequence[Sequence[int]] | None = None,
         sigmas: Sequence[float] | None = None,
@@ -74,6 +79,8 @@ class CocoFormat(KeypointDataset):
         if split not in ("all", "train", "val"):
             raise ValueError(f"CocoFormat: split must be 'all', 'train' or 'val', got {split!r}")
         fraction = float(val_fraction or 0.0)
+        if ann_file is not None and not isinstance(ann_file, (str, Path)):
+            ann_file = next((a for a in ann_file if a not in (None, "", "???")), None)  # first one set
         if ann_file in (None, "", "???"):
             if split == "val" and train_ann_file not in (None, "", "???") and fraction > 0:
                 ann_file = train_ann_file
@@ -94,9 +101,7 @@ class CocoFormat(KeypointDataset):
                 f"CocoFormat: image folder {images} does not exist; set dataset.img_dir= to the folder "
                 f"the file names in {ann.name} are relative to"
             )
-        if transform is None:
-            transform = KeypointTransform(input_size, train=augment, scale_factor=0.25, rotation=30.0,
-                                          rotation_prob=0.6, flip_prob=0.5)  # fmt: skip
+        transform = make_transform(input_size, augment, COCO_FORMAT_AUG, aug, transform)
         data = load_json(ann)
         meta, self.category_id = coco_meta(data, ann, transform.input_size, category_id, flip_pairs, sigmas, name)
         keep = None

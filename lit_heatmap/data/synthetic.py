@@ -20,9 +20,13 @@ import torch
 
 from .base import KeypointDataset, Record
 from .meta import DatasetMeta, flip_index_from_names
-from .transforms import KeypointTransform
+from .transforms import KeypointTransform, make_transform
 
 __all__ = ["Synthetic", "SYNTHETIC_KEYPOINT_NAMES", "render_figure"]
+
+# default augmentation: the figures already vary a lot; mild extra scale/rotation, flip, colour
+SYNTHETIC_AUG = dict(scale_factor=0.15, rotation=20.0, rotation_prob=0.5, flip_prob=0.5,
+                     color_jitter=0.2, color_jitter_prob=0.5, blur_prob=0.1)  # fmt: skip
 
 SYNTHETIC_KEYPOINT_NAMES: list[str] = [
     "head", "neck", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
@@ -173,6 +177,7 @@ class Synthetic(KeypointDataset):
         input_size: network input ``(w, h)``.
         image_size: rendered canvas ``(w, h)``; defaults to ``input_size``.
         augment: random scale/rotation/flip/colour (ignored when ``transform`` is given).
+        aug: overrides of the default augmentation (KeypointTransform arguments, ``dataset.aug.*``).
         transform: a :class:`KeypointTransform`; built from ``input_size``/``augment`` when None.
         occluder_prob: probability of one occluder per image.
         num_distractors: (min, max) background shapes.
@@ -189,6 +194,7 @@ class Synthetic(KeypointDataset):
         input_size: Sequence[int] = (128, 128),
         image_size: Sequence[int] | None = None,
         augment: bool = False,
+        aug: dict[str, Any] | None = None,
         transform: KeypointTransform | None = None,
         occluder_prob: float = 0.5,
         num_distractors: Sequence[int] = (2, 6),
@@ -196,11 +202,7 @@ class Synthetic(KeypointDataset):
     ) -> None:
         if int(num_samples) <= 0:
             raise ValueError(f"Synthetic: num_samples must be positive, got {num_samples}")
-        if transform is None:
-            transform = KeypointTransform(
-                input_size, train=augment, scale_factor=0.15, rotation=20.0, rotation_prob=0.5,
-                flip_prob=0.5, color_jitter=0.2, color_jitter_prob=0.5, blur_prob=0.1,
-            )  # fmt: skip
+        transform = make_transform(input_size, augment, SYNTHETIC_AUG, aug, transform)
         meta = DatasetMeta(
             name="synthetic",
             num_keypoints=14,

@@ -23,6 +23,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "KeypointTransform",
+    "make_transform",
     "bbox_to_center_size",
     "crop_matrix",
     "invert_affine",
@@ -262,3 +263,30 @@ class KeypointTransform:
             "orig_visibility": torch.from_numpy(orig_vis.astype(np.float32)),
             "flipped": flip,
         }
+
+
+def make_transform(
+    input_size: Sequence[int],
+    augment: bool,
+    defaults: dict[str, Any],
+    aug: dict[str, Any] | None = None,
+    transform: KeypointTransform | None = None,
+) -> KeypointTransform:
+    """A dataset's pipeline: ``transform`` when given, else a :class:`KeypointTransform` with the
+    dataset's literature ``defaults`` updated by the user's ``aug`` overrides (``dataset.aug.*``).
+
+    Raises:
+        ValueError: an ``aug`` key that KeypointTransform does not take (the message lists them).
+    """
+    if transform is not None:
+        return transform
+    kwargs = dict(defaults)
+    if aug:
+        import inspect
+
+        allowed = set(inspect.signature(KeypointTransform.__init__).parameters) - {"self", "input_size", "train"}
+        unknown = sorted(set(aug) - allowed)
+        if unknown:
+            raise ValueError(f"unknown augmentation option(s) {unknown} in dataset.aug; allowed: {sorted(allowed)}")
+        kwargs.update(dict(aug))
+    return KeypointTransform(input_size, train=augment, **kwargs)

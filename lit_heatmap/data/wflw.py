@@ -10,17 +10,20 @@ inter-ocular distance between landmarks 60 and 72; ``attributes (6,)`` feed the 
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from .base import KeypointDataset, Record
 from .meta import WFLW_FLIP_INDEX, WFLW_KEYPOINT_NAMES, WFLW_SKELETON, DatasetMeta
-from .transforms import KeypointTransform
+from .transforms import KeypointTransform, make_transform
 from .validation import BadSamples, OnBadSample, check_bbox, check_keypoints, check_root
 
 __all__ = ["WFLW", "parse_wflw_line", "WFLW_NUM_FIELDS"]
+
+# HRNet-facial: scale +-25 %, rotation +-30 deg, flip
+WFLW_AUG = dict(scale_factor=0.25, rotation=30.0, rotation_prob=0.6, flip_prob=0.5)
 
 WFLW_NUM_FIELDS = 98 * 2 + 4 + 6 + 1
 # OKS-style sigmas are not defined for WFLW; a uniform value keeps OKS-based tools usable.
@@ -62,6 +65,7 @@ class WFLW(KeypointDataset):
         ann_file: overrides the list file of the split.
         input_size: network input ``(w, h)`` (256 x 256 in HRNet-facial).
         augment: scale ±25 %, rotation ±30°, flip, colour (ignored when ``transform`` is given).
+        aug: overrides of the default augmentation (KeypointTransform arguments, ``dataset.aug.*``).
         transform: a :class:`KeypointTransform`.
         on_bad_sample: ``"raise"`` or ``"skip"``.
     """
@@ -73,6 +77,7 @@ class WFLW(KeypointDataset):
         ann_file: str | Path | None = None,
         input_size: Sequence[int] = (256, 256),
         augment: bool = False,
+        aug: dict[str, Any] | None = None,
         transform: KeypointTransform | None = None,
         on_bad_sample: OnBadSample = "raise",
     ) -> None:
@@ -85,9 +90,7 @@ class WFLW(KeypointDataset):
         if not ann.is_file():
             raise FileNotFoundError(f"WFLW: annotation file {ann} not found (split={split!r}; is dataset.root right?)")
         images = root_path / "WFLW_images"
-        if transform is None:
-            transform = KeypointTransform(input_size, train=augment, scale_factor=0.25, rotation=30.0,
-                                          rotation_prob=0.6, flip_prob=0.5)  # fmt: skip
+        transform = make_transform(input_size, augment, WFLW_AUG, aug, transform)
         meta = DatasetMeta(
             name="wflw",
             num_keypoints=98,

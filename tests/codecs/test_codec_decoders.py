@@ -202,3 +202,12 @@ def test_two_level_argmax_matches_torch_max_with_ties() -> None:
     assert torch.equal(val, ref_val) and torch.equal(idx, ref_idx)
     odd = torch.randn(4, 97, generator=gen)  # no suitable block size: plain max
     assert torch.equal(argmax_flat(odd)[1], odd.argmax(1))
+
+
+def test_simcc_score_is_min_of_axis_maxima_and_argmax_golden() -> None:
+    enc = SimCC((4, 2), split_ratio=2.0, sigma=1.0)  # 8 x-bins, 4 y-bins; input = (bin + 0.5) / 2 - 0.5
+    x = torch.tensor([[[0.0, 0.1, 0.2, 0.9, 0.3, 0.0, 0.0, 0.0]]])
+    y = torch.tensor([[[0.1, 0.6, 0.2, 0.0]]])
+    kp, score = ArgmaxDecoder().decode((x, y), enc)
+    assert kp.tolist() == [[[1.25, 0.25]]]  # bins (3, 1)
+    assert score.tolist() == [[pytest.approx(0.6)]]

@@ -80,9 +80,7 @@ def oks_matrix(
         area = (gt_area[lead + (g,)] + EPS)[:, None, None]
         eb = (bx**2 + by**2) / variances / area / 2
         box_oks = torch.exp(-eb).sum(-1) / sigmas.numel()  # (n, D)
-        oks = oks.clone()
-        oks_t = oks.movedim(-1, -2)  # (..., G, D) view
-        oks_t[lead + (g,)] = box_oks
+        oks.movedim(-1, -2)[lead + (g,)] = box_oks  # writes through the (..., G, D) view
     det_ok = torch.isfinite(det_xy).all(-1).all(-1)[..., :, None]  # (..., D, 1)
     return torch.where(det_ok & torch.isfinite(oks), oks, torch.zeros_like(oks))
 

@@ -210,6 +210,7 @@ def test_epe_golden() -> None:
         assert float(m.compute()) == pytest.approx(8 / 4, abs=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:The ``compute`` method")
 @pytest.mark.parametrize("metric", [PCK(), PCKAUC(), NME(indices=(0, 1)), EPE()])
 def test_tensor_metrics_bad_inputs(metric) -> None:
     with pytest.raises(RuntimeError, match="before update"):

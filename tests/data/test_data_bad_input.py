@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import person, wflw_line  # tests/data/conftest.py
+from data_fixtures import person, wflw_line  # tests/data/data_fixtures.py
 from lit_heatmap.data import WFLW, BadSampleError, CocoFormat, CocoKeypoints, ImageReadError
 
 
@@ -53,8 +53,8 @@ def test_corrupt_or_truncated_image(make_coco, tmp_path: Path, caplog, damage: s
         ("keypoints", [float("nan")] + person(0, 1)["keypoints"][1:], "keypoint 0 has a NaN"),
         ("keypoints", person(0, 1)["keypoints"][:6] + [-4.0, 30.0, 2] + person(0, 1)["keypoints"][9:],
          r"keypoint 2 has negative coordinates \[-4.0, 30.0\]"),
-        ("bbox", [10, 10, 0, 40], "empty or has a negative size"),
-        ("bbox", [10, 10, 30, -5], "empty or has a negative size"),
+        ("bbox", [10, 10, 0, 40], r"bbox \[10.0, 10.0, 0.0, 40.0\] is empty or has a negative size"),
+        ("bbox", [10, 10, 30, -5], r"bbox \[10.0, 10.0, 30.0, -5.0\] is empty or has a negative size"),
         ("bbox", [10, 10, 30], r"bbox must be \[x, y, w, h\]"),
         ("num_keypoints", 5, "num_keypoints=5 but 17 keypoints are labelled"),
         ("image_id", 99, "unknown image_id 99"),
@@ -62,7 +62,9 @@ def test_corrupt_or_truncated_image(make_coco, tmp_path: Path, caplog, damage: s
     ],
 )  # fmt: skip
 def test_bad_annotation(make_coco, tmp_path: Path, field: str, value, message: str) -> None:
-    ann = make_coco([person(10, 1), person(20, 2, **{field: value})])
+    bad = person(20, 2)
+    bad[field] = value
+    ann = make_coco([person(10, 1), bad])
     with pytest.raises(BadSampleError, match=r"ann.json, annotation id 20: " + message):
         _ds(ann, tmp_path)
     ds = _ds(ann, tmp_path, on_bad_sample="skip")

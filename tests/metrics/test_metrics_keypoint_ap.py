@@ -13,7 +13,7 @@ import torch
 
 pytest.importorskip("pycocotools")
 
-from coco_oracle import COCO_SIGMAS, STAT_KEYS, pycoco_stats, random_case, to_metric_inputs  # noqa: E402
+from metrics_coco_oracle import COCO_SIGMAS, STAT_KEYS, pycoco_stats, random_case, to_metric_inputs  # noqa: E402
 
 from lit_heatmap.metrics import KeypointAP, MeanOKS  # noqa: E402
 from lit_heatmap.metrics.functional import keypoint_ap, keypoint_oks  # noqa: E402
@@ -37,7 +37,7 @@ def test_random_cases_match_pycocotools(chunk: int) -> None:
         sigmas = None if k == 17 else rng.uniform(0.02, 0.12, k)
         gt, dets = random_case(rng, k)
         ref = pycoco_stats(gt, dets, sigmas)
-        got = _ours(*to_metric_inputs(gt, dets, k)[::1], sigmas=sigmas)
+        got = _ours(*to_metric_inputs(gt, dets, k), sigmas=sigmas)
         if not np.allclose(got, ref, atol=1e-6, rtol=0):
             failures.append((seed, ref.round(4).tolist(), got.round(4).tolist()))
     assert not failures, failures
@@ -177,8 +177,15 @@ def test_nonfinite_detection_is_a_visible_miss() -> None:
         out = m.compute()
     assert int(m.num_nonfinite) == 1
     assert float(out["AP"]) == pytest.approx(0.5) and float(out["AR"]) == pytest.approx(1.0)
+    # a NaN score ranks last: a far-off detection with NaN score after the true positive costs nothing
+    m = KeypointAP()
+    m.update([{"image_id": 1, "keypoints": torch.cat([kp + 1000, kp]), "scores": torch.tensor([float("nan"), 0.5])}],
+             [{"image_id": 1, "keypoints": kp, "area": area, "bbox": box, "iscrowd": torch.zeros(1)}])
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        assert float(m.compute()["AP"]) == pytest.approx(1.0)
 
 
+@pytest.mark.filterwarnings("ignore:The ``compute`` method")
 def test_bad_inputs_raise_clear_errors() -> None:
     with pytest.raises(RuntimeError, match="before update"):
         KeypointAP().compute()
@@ -193,6 +200,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
         KeypointAP(sigmas=[0.1, -1.0])
 
 
+@pytest.mark.filterwarnings("ignore:The ``compute`` method")
 def test_reset_clears_state() -> None:
     kp, area, box = _person(10, 10)
     m = KeypointAP()
@@ -259,3 +267,40 @@ def test_large_keypoint_ap_matches_many_images() -> None:
         warnings.simplefilter("error")
         out = m.compute()
     np.testing.assert_allclose([float(out[k]) for k in STAT_KEYS], ref, atol=1e-6, rtol=0)
+
+
+def test_only_gt_or_only_false_positives() -> None:
+    """No detections: AP = AR = 0 (pycocotools' accumulate with nd = 0). Detections but no GT at all:
+    every number is -1 (no non-ignored GT in any area range)."""
+    kp, area, box = _person(10, 10)
+    m = KeypointAP()
+    m.update([], [{"image_id": 3, "keypoints": kp, "area": area, "bbox": box}])
+    out = m.compute()
+    # area 100^2 is "large": the medium range has no GT -> -1
+    assert {k: float(v) for k, v in out.items()} == {k: (-1.0 if k in ("APm", "ARm") else 0.0) for k in STAT_KEYS}
+    m = KeypointAP()
+    m.update([{"image_id": 3, "keypoints": kp, "scores": torch.ones(1)}], [])
+    out = m.compute()
+    assert all(float(out[k]) == -1.0 for k in STAT_KEYS)
+
+
+def test_area_range_boundaries_match_pycocotools() -> None:
+    """GT areas exactly 32^2 and 96^2 (inside both neighbouring ranges) and detections whose keypoint
+    box is exactly 32x32 or 96x96, plus unmatched ones of those sizes."""
+    k = 17
+    rng = np.random.default_rng(5)
+    anns, dets = [], []
+    for img, side in ((1, 32.0), (2, 96.0), (3, 32.0), (4, 96.0)):
+        xs = np.linspace(0, side, k)
+        ys = np.concatenate([[0.0, side], np.full(k - 2, side / 2)])
+        kp = np.stack([xs + 100, ys + 100, np.full(k, 2.0)], 1)
+        anns.append({"id": img, "image_id": img, "category_id": 1, "keypoints": kp.reshape(-1).tolist(),
+                     "num_keypoints": k, "area": side**2, "bbox": [100.0, 100.0, side, side], "iscrowd": 0})
+        for j, shift in enumerate((0.0, 0.01 * side, 500.0)):  # exact, near, far (unmatched)
+            d = np.stack([xs + 100 + shift, ys + 100, rng.random(k)], 1)
+            dets.append({"image_id": img, "category_id": 1, "keypoints": d.reshape(-1).tolist(),
+                         "score": float(0.9 - 0.1 * j - 0.01 * img)})
+    gt = {"images": [{"id": i} for i in range(1, 5)], "annotations": anns, "categories": [{"id": 1}]}
+    ref = pycoco_stats(gt, dets)
+    np.testing.assert_allclose(_ours(*to_metric_inputs(gt, dets, k)), ref, atol=1e-6, rtol=0)
+    assert ref[3] > 0 and ref[4] > 0  # both medium and large are populated
