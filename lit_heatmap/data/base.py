@@ -100,6 +100,9 @@ class KeypointDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         n = len(self.records)
+        if not -n <= index < n:
+            raise IndexError(f"{self.meta.name}: index {index} out of range for {n} samples")
+        index %= n
         for attempt in range(n):
             i = (index + attempt) % n
             if i in self._bad_indices:

@@ -142,7 +142,7 @@ class KeypointDataModule(L.LightningDataModule):
             shuffle=self.shuffle and train,
             drop_last=self.drop_last and train and len(ds) >= self.batch_size,  # type: ignore[arg-type]
             num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers,
             collate_fn=collate,
         )

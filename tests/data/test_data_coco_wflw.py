@@ -35,6 +35,7 @@ def test_coco_gt_instances_and_round_trip(coco_root: Path) -> None:
     assert ds.meta.num_keypoints == 17 and ds.meta.sigmas == COCO_SIGMAS
     assert ds.meta.skeleton[0] == (15, 13)  # official [16, 14], 0-based
     assert _round_trip_error(ds) < 0.01
+    assert len(list(iter(ds))) == 12  # plain iteration stops (IndexError past the end)
     s = ds[0]
     assert s["image"].shape == (3, 256, 192)
     assert s["image_id"].item() == 785 and s["score"].item() == 1.0
