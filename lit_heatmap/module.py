@@ -208,16 +208,21 @@ class HeatmapModule(L.LightningModule):
         return self.loss(output, target, weight, keypoints=batch["keypoints"].float(), encoding=self.encoding)
 
     # ------------------------------------------------------------------ steps
+    def _log(self, name: str, value: Tensor, **kw: Any) -> None:
+        """``self.log`` when attached to a Trainer (the steps also work in a plain PyTorch loop)."""
+        if self._trainer is not None:
+            self.log(name, value, **kw)
+
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         loss = self._loss(self(batch["image"]), batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
+        self._log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
         return loss
 
     def _eval_step(self, batch: Mapping[str, Any], stage: str, metrics: nn.ModuleDict) -> Tensor:
         images = batch["image"]
         output = self(images)
         loss = self._loss(output, batch)
-        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True, batch_size=images.shape[0])
+        self._log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True, batch_size=images.shape[0])
         if self.flip_test:
             output = _average(output, flip_output(self(images.flip(-1)), self.encoding, self.flip_index))
         kpts, scores = self.decode(output, batch["affine"])

@@ -22,7 +22,15 @@ from .meta import (
     flip_index_from_pairs,
 )
 from .synthetic import Synthetic
-from .transforms import KeypointTransform, apply_affine, bbox_to_center_size, crop_matrix, invert_affine
+from .transforms import (
+    CropParams,
+    KeypointTransform,
+    apply_affine,
+    bbox_to_center_size,
+    crop_matrix,
+    invert_affine,
+    make_transform,
+)
 from .validation import BadSampleError
 from .wflw import WFLW
 
@@ -33,6 +41,7 @@ __all__ = [
     "CocoKeypoints",
     "COCO_SIGMAS",
     "COCO_SKELETON",
+    "CropParams",
     "DatasetMeta",
     "ImageReadError",
     "KeypointDataModule",
@@ -50,5 +59,6 @@ __all__ = [
     "flip_index_from_names",
     "flip_index_from_pairs",
     "invert_affine",
+    "make_transform",
     "read_image",
 ]

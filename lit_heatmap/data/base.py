@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from .io import ImageReadError, read_image
 from .meta import DatasetMeta
-from .transforms import KeypointTransform
+from .transforms import CropParams, KeypointTransform
 from .validation import BadSamples, OnBadSample
 
 __all__ = ["Record", "KeypointDataset"]
@@ -94,9 +94,9 @@ class KeypointDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def load_image(self, index: int) -> np.ndarray:
-        """``(H, W, 3)`` uint8 RGB for record ``index``."""
-        return read_image(self.records[index].image_path)
+    def load_image(self, index: int, reduce: int = 1) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB for record ``index`` (decoded at ``1 / reduce``)."""
+        return read_image(self.records[index].image_path, reduce)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         n = len(self.records)
@@ -107,28 +107,34 @@ class KeypointDataset(Dataset):
             i = (index + attempt) % n
             if i in self._bad_indices:
                 continue
+            rec = self.records[i]
+            params = self.transform.sample(
+                rec.keypoints, rec.visibility, rec.bbox, self.meta.flip_index, self.meta.upper_body_ids
+            )
+            reduce = self.transform.decode_reduction(params)
             try:
-                image = self.load_image(i)
+                image = self.load_image(i, reduce)
             except ImageReadError as err:
-                rec = self.records[i]
                 self._bad_indices.add(i)
                 self.bad.report(f"{err} (needed by {rec.where})" if rec.where else str(err), ImageReadError)
                 continue
-            return self.make_sample(i, image)
+            return self.sample_from(rec, image, params, reduce)
         raise ImageReadError(f"{self.meta.name}: every image failed to load ({self.bad.count} skipped)")
 
-    def make_sample(self, index: int, image: np.ndarray) -> dict[str, Any]:
-        """Crop record ``index`` out of its decoded ``image`` and build the sample dict."""
-        return self.sample_from(self.records[index], image)
 
     #: ``Record.extra`` keys that hold one value per keypoint (permuted with the keypoints on flip)
     per_keypoint_keys: tuple[str, ...] = ("occluded",)
 
-    def sample_from(self, rec: Record, image: np.ndarray) -> dict[str, Any]:
-        """The CONTRACT sample dict of instance ``rec`` cropped out of ``image`` (H, W, 3) uint8."""
-        out = self.transform(
-            image, rec.keypoints, rec.visibility, rec.bbox, self.meta.flip_index, self.meta.upper_body_ids
-        )
+    def sample_from(
+        self, rec: Record, image: np.ndarray, params: CropParams | None = None, image_scale: int = 1
+    ) -> dict[str, Any]:
+        """The CONTRACT sample dict of instance ``rec`` cropped out of ``image`` (H, W, 3) uint8
+        (decoded at ``1 / image_scale``) with the crop ``params`` (drawn now when None)."""
+        if params is None:
+            params = self.transform.sample(
+                rec.keypoints, rec.visibility, rec.bbox, self.meta.flip_index, self.meta.upper_body_ids
+            )
+        out = self.transform.apply(image, rec.keypoints, rec.visibility, params, self.meta.flip_index, image_scale)
         flipped = out.pop("flipped")
         out.update(
             bbox=torch.as_tensor(rec.bbox, dtype=torch.float32),

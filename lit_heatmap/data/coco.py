@@ -226,7 +226,9 @@ def detection_records(
     return records
 
 
-def coco_targets(data: dict[str, Any], category_id: int, image_ids: Sequence[int]) -> list[dict[str, Any]]:
+def coco_targets(
+    data: dict[str, Any], category_id: int, image_ids: Sequence[int], num_keypoints: int
+) -> list[dict[str, Any]]:
     """Per-image ground truth for ``KeypointAP.update`` (``keypoints (M, K, 3)``, ``area (M,)``,
     ``bbox (M, 4)``, ``iscrowd (M,)``), e.g. when the dataset crops detected boxes."""
     import torch
@@ -240,7 +242,7 @@ def coco_targets(data: dict[str, Any], category_id: int, image_ids: Sequence[int
         k3 = [np.asarray(a["keypoints"], np.float32).reshape(-1, 3) for a in anns]
         out.append({
             "image_id": image_id,
-            "keypoints": torch.as_tensor(np.stack(k3)) if k3 else torch.zeros(0, 0, 3),
+            "keypoints": torch.as_tensor(np.stack(k3)) if k3 else torch.zeros(0, num_keypoints, 3),
             "area": torch.tensor([float(a.get("area", 0.0)) for a in anns]),
             "bbox": torch.tensor([list(map(float, a["bbox"])) for a in anns]).reshape(-1, 4),
             "iscrowd": torch.tensor([int(a.get("iscrowd", 0)) for a in anns]),
@@ -308,4 +310,4 @@ class CocoKeypoints(KeypointDataset):
     def targets(self) -> list[dict[str, Any]]:
         """Per-image ground truth of the images in this dataset, in ``KeypointAP.update`` form."""
         ids = sorted({r.image_id for r in self.records})
-        return coco_targets(load_json(self.ann_file), self.category_id, ids)
+        return coco_targets(load_json(self.ann_file), self.category_id, ids, self.meta.num_keypoints)

@@ -117,4 +117,4 @@ class CocoFormat(KeypointDataset):
     def targets(self) -> list[dict]:
         """Per-image ground truth of this dataset's images, in ``KeypointAP.update`` form."""
         ids = sorted({r.image_id for r in self.records})
-        return coco_targets(load_json(self.ann_file), self.category_id, ids)
+        return coco_targets(load_json(self.ann_file), self.category_id, ids, self.meta.num_keypoints)

@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from .meta import DatasetMeta
 
@@ -29,7 +29,8 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         values = [s[key] for s in samples]
         first = values[0]
         if isinstance(first, torch.Tensor):
-            batch[key] = torch.stack(values)
+            # default_collate stacks straight into shared memory inside DataLoader workers
+            batch[key] = default_collate(values)
         elif isinstance(first, (bool, int, float)):
             batch[key] = torch.tensor(values)
         else:

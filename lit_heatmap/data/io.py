@@ -34,8 +34,17 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
     return ((img.astype(np.float64) - info.min) * (255.0 / (info.max - info.min))).astype(np.uint8)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+_REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def read_image(path: str | Path, reduce: int = 1) -> np.ndarray:
     """Read an image as ``(H, W, 3)`` uint8 RGB.
+
+    Args:
+        path: the file.
+        reduce: 1, or 2 / 4 / 8 to decode at that fraction of the resolution (JPEG: libjpeg DCT
+            scaling, much faster; other formats: area-averaged). Pixel ``j`` of the result covers
+            original pixels ``reduce*j .. reduce*j + reduce-1``. EXIF orientation is honoured.
 
     Raises:
         ImageReadError: the file is missing, empty, not decodable, or a truncated JPEG
@@ -50,7 +59,9 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"image file {path} is empty")
     if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:].tobytes():
         raise ImageReadError(f"image file {path} is a truncated JPEG (no end-of-image marker)")
-    img = cv2.imdecode(data, _FLAGS)
+    if reduce not in (1, 2, 4, 8):
+        raise ValueError(f"read_image: reduce must be 1, 2, 4 or 8, got {reduce}")
+    img = cv2.imdecode(data, _FLAGS if reduce == 1 else _REDUCED[reduce])
     if img is None or img.size == 0:
         raise ImageReadError(f"image file {path} is corrupt or not an image OpenCV can decode")
     img = _to_uint8(img)

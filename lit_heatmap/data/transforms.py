@@ -12,6 +12,7 @@ support, so a flip permutes the keypoints with the dataset's ``flip_index`` here
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import albumentations as A
@@ -22,6 +23,7 @@ import torch
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "CropParams",
     "KeypointTransform",
     "make_transform",
     "bbox_to_center_size",
@@ -29,6 +31,16 @@ __all__ = [
     "invert_affine",
     "apply_affine",
 ]
+
+@dataclass
+class CropParams:
+    """One drawn crop: ``center (2,)`` and ``size (2,)`` in original px, rotation (deg), flip."""
+
+    center: np.ndarray
+    size: np.ndarray
+    rotation: float = 0.0
+    flip: bool = False
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -108,10 +120,14 @@ class KeypointTransform:
         flip_prob: horizontal flip probability (needs the dataset's flip_index).
         half_body_prob: MMPose half-body crop probability (needs upper_body_ids); 0 = off.
         half_body_min_keypoints: labelled keypoints needed before half-body is tried.
-        color_jitter, color_jitter_prob: albumentations ColorJitter strength and probability.
+        color_jitter, color_jitter_prob: albumentations ColorJitter strength (brightness, contrast,
+            saturation) and probability.
+        hue: ColorJitter hue range (0 = off: hue jitter costs 2.5x the rest of ColorJitter).
         blur_prob: probability of a Gaussian or motion blur.
         dropout_prob: probability of CoarseDropout (1-3 holes, 5-15 % of the side).
         mean, std: normalisation (ImageNet).
+        reduced_decode: in training, decode JPEGs at 1/2, 1/4 or 1/8 when the crop shrinks the
+            image that much (see :meth:`decode_reduction`).
     """
 
     def __init__(
@@ -130,10 +146,12 @@ class KeypointTransform:
         half_body_padding: float = 1.5,
         color_jitter: float = 0.2,
         color_jitter_prob: float = 0.5,
+        hue: float = 0.0,
         blur_prob: float = 0.1,
         dropout_prob: float = 0.0,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
+        reduced_decode: bool = True,
     ) -> None:
         if len(input_size) != 2 or min(int(v) for v in input_size) <= 0:
             raise ValueError(f"input_size must be (w, h) with positive ints, got {input_size}")
@@ -149,11 +167,12 @@ class KeypointTransform:
         self.half_body_prob = float(half_body_prob)
         self.half_body_min_keypoints = int(half_body_min_keypoints)
         self.half_body_padding = float(half_body_padding)
+        self.reduced_decode = bool(reduced_decode)
         photometric: list[Any] = []
         if self.train:
             if color_jitter > 0 and color_jitter_prob > 0:
                 cj = float(color_jitter)
-                photometric.append(A.ColorJitter(cj, cj, cj, min(cj / 4, 0.5), p=color_jitter_prob))
+                photometric.append(A.ColorJitter(cj, cj, cj, float(hue), p=color_jitter_prob))
             if blur_prob > 0:
                 photometric.append(
                     A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 5))], p=blur_prob)
@@ -165,8 +184,10 @@ class KeypointTransform:
                         hole_width_range=(0.05, 0.15), fill=0, p=dropout_prob,
                     )
                 )  # fmt: skip
-        photometric.append(A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0))
-        self.photometric = A.Compose(photometric)
+        # normalisation is done in torch on the CHW tensor (half the cost of A.Normalize + transpose)
+        self.photometric = A.Compose(photometric) if photometric else None
+        self._mean = torch.tensor([255.0 * m for m in mean], dtype=torch.float32)[:, None, None]
+        self._inv_std = torch.tensor([1.0 / (255.0 * v) for v in std], dtype=torch.float32)[:, None, None]
         self._seed: int | None = None
         self._rng = np.random.default_rng(0)
 
@@ -177,7 +198,8 @@ class KeypointTransform:
         if seed != self._seed:
             self._seed = seed
             self._rng = np.random.default_rng(seed % (2**63))
-            self.photometric.set_random_state(self._rng, random.Random(seed))
+            if self.photometric is not None:
+                self.photometric.set_random_state(self._rng, random.Random(seed))
         return self._rng
 
     def _half_body(
@@ -199,33 +221,17 @@ class KeypointTransform:
         box = (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
         return bbox_to_center_size(box, self.input_size, self.half_body_padding)
 
-    def __call__(
+    def sample(
         self,
-        image: np.ndarray,
         keypoints: np.ndarray,
         visibility: np.ndarray,
         bbox: Sequence[float],
         flip_index: Sequence[int] | None = None,
         upper_body_ids: Sequence[int] | None = None,
-    ) -> dict[str, Any]:
-        """Crop one instance.
-
-        Args:
-            image: ``(H, W, 3)`` uint8 RGB original image.
-            keypoints: ``(K, 2)`` original pixels.
-            visibility: ``(K,)`` 1 = labelled, 0 = not.
-            bbox: ``(x, y, w, h)`` original pixels.
-            flip_index: K ints for the horizontal flip (flip is skipped when None).
-            upper_body_ids: keypoints of the upper body for half-body (skipped when None/empty).
-
-        Returns:
-            dict with ``image (3, H_in, W_in)`` float32 normalised, ``keypoints (K, 2)`` input px,
-            ``visibility (K,)`` (labelled and inside the input), ``affine (2, 3)`` input -> original,
-            ``orig_keypoints (K, 2)``, ``orig_visibility (K,)`` (permuted like the keypoints when
-            flipped, so ``affine`` maps ``keypoints[k]`` onto ``orig_keypoints[k]``), ``flipped``.
-        """
+    ) -> CropParams:
+        """Draw the crop of one instance (deterministic when ``train`` is False)."""
         kps = np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)
-        vis = (np.asarray(visibility, dtype=np.float64).reshape(-1) > 0).astype(np.float64)
+        vis = np.asarray(visibility, dtype=np.float64).reshape(-1)
         center, size = bbox_to_center_size(bbox, self.input_size, self.padding)
         rotation, flip = 0.0, False
         if self.train:
@@ -240,10 +246,69 @@ class KeypointTransform:
                 size = size * rng.uniform(1.0 - self.scale_factor, 1.0 + self.scale_factor)
             if self.rotation > 0 and rng.random() < self.rotation_prob:
                 rotation = float(rng.uniform(-self.rotation, self.rotation))
-            flip = flip_index is not None and self.flip_prob > 0 and rng.random() < self.flip_prob
-        m = crop_matrix(center, size, self.input_size, rotation, flip)
+            flip = flip_index is not None and self.flip_prob > 0 and bool(rng.random() < self.flip_prob)
+        return CropParams(center, size, rotation, flip)
+
+    def decode_reduction(self, params: CropParams) -> int:
+        """JPEG decode reduction (1, 2, 4 or 8) for a training crop that shrinks the image at least
+        that much: libjpeg's DCT scaling is several times faster than a full decode and is a proper
+        low-pass, so the one warp then aliases less. 1 for eval transforms or ``reduced_decode=False``."""
+        if not (self.train and self.reduced_decode):
+            return 1
+        shrink = min(params.size[0] / self.input_size[0], params.size[1] / self.input_size[1])
+        return next((f for f in (8, 4, 2) if shrink >= f), 1)
+
+    def __call__(
+        self,
+        image: np.ndarray,
+        keypoints: np.ndarray,
+        visibility: np.ndarray,
+        bbox: Sequence[float],
+        flip_index: Sequence[int] | None = None,
+        upper_body_ids: Sequence[int] | None = None,
+    ) -> dict[str, Any]:
+        """Draw a crop with :meth:`sample` and :meth:`apply` it (arguments as there)."""
+        params = self.sample(keypoints, visibility, bbox, flip_index, upper_body_ids)
+        return self.apply(image, keypoints, visibility, params, flip_index)
+
+    def apply(
+        self,
+        image: np.ndarray,
+        keypoints: np.ndarray,
+        visibility: np.ndarray,
+        params: CropParams,
+        flip_index: Sequence[int] | None = None,
+        image_scale: int = 1,
+    ) -> dict[str, Any]:
+        """Crop one instance.
+
+        Args:
+            image: ``(H, W, 3)`` uint8 RGB original image, or the original decoded at
+                ``1 / image_scale`` (pixel ``j`` of it covers original pixels ``s*j .. s*j + s-1``).
+            keypoints: ``(K, 2)`` original pixels.
+            visibility: ``(K,)`` 1 = labelled, 0 = not.
+            params: the crop from :meth:`sample`.
+            flip_index: K ints, needed when ``params.flip``.
+            image_scale: the decode reduction of ``image`` (1 = full resolution).
+
+        Returns:
+            dict with ``image (3, H_in, W_in)`` float32 normalised, ``keypoints (K, 2)`` input px,
+            ``visibility (K,)`` (labelled and inside the input), ``affine (2, 3)`` input -> original,
+            ``orig_keypoints (K, 2)``, ``orig_visibility (K,)`` (permuted like the keypoints when
+            flipped, so ``affine`` maps ``keypoints[k]`` onto ``orig_keypoints[k]``), ``flipped``.
+        """
+        kps = np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)
+        vis = (np.asarray(visibility, dtype=np.float64).reshape(-1) > 0).astype(np.float64)
+        flip = params.flip
+        if flip and flip_index is None:
+            raise ValueError("KeypointTransform.apply: params.flip needs a flip_index")
+        m = crop_matrix(params.center, params.size, self.input_size, params.rotation, flip)
+        m_img = m
+        if image_scale != 1:  # reduced pixel j sits at original s*j + (s-1)/2
+            f = float(image_scale)
+            m_img = np.concatenate([m[:, :2] * f, (m[:, :2] @ np.full(2, (f - 1) / 2) + m[:, 2])[:, None]], 1)
         warped = cv2.warpAffine(
-            image, m, self.input_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+            image, m_img, self.input_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
         )
         out_kps = apply_affine(kps, m)
         orig_kps, orig_vis = kps, vis
@@ -253,9 +318,11 @@ class KeypointTransform:
         w, h = self.input_size
         inside = (out_kps[:, 0] >= -0.5) & (out_kps[:, 0] <= w - 0.5)
         inside &= (out_kps[:, 1] >= -0.5) & (out_kps[:, 1] <= h - 0.5)
-        img = self.photometric(image=warped)["image"]
+        if self.photometric is not None:
+            warped = self.photometric(image=warped)["image"]
+        image = torch.from_numpy(np.ascontiguousarray(warped.transpose(2, 0, 1))).float()
         return {
-            "image": torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))),
+            "image": image.sub_(self._mean).mul_(self._inv_std),
             "keypoints": torch.from_numpy(out_kps.astype(np.float32)),
             "visibility": torch.from_numpy((vis * inside).astype(np.float32)),
             "affine": torch.from_numpy(invert_affine(m).astype(np.float32)),

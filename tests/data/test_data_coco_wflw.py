@@ -155,3 +155,22 @@ def test_coco_format_on_real_coco_file(coco_root: Path) -> None:
     ds = CocoFormat(coco_root / "annotations" / "person_keypoints_val2017.json", img_dir=coco_root / "val2017")
     assert len(ds) == 12 and ds.meta.sigmas == COCO_SIGMAS
     assert ds.meta.flip_index == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+
+
+def test_coco_targets_feed_keypoint_ap(coco_root: Path) -> None:
+    """`targets()` is in KeypointAP form: the GT crops' own keypoints as predictions score AP 1."""
+    from lit_heatmap.metrics import KeypointAP
+
+    ds = CocoKeypoints(coco_root)
+    preds: dict[int, list] = {}
+    for i in range(len(ds)):
+        s = ds[i]
+        kp = torch.cat([s["orig_keypoints"], torch.ones(17, 1)], 1)
+        preds.setdefault(int(s["image_id"]), []).append(kp)
+    metric = KeypointAP()
+    metric.update(
+        [{"image_id": k, "keypoints": torch.stack(v), "scores": torch.ones(len(v))} for k, v in preds.items()],
+        ds.targets(),
+    )
+    out = metric.compute()
+    assert float(out["AP"]) == pytest.approx(1.0)

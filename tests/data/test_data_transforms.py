@@ -126,3 +126,52 @@ def test_worker_seeds_give_different_augmentations() -> None:
 def test_bad_input_size() -> None:
     with pytest.raises(ValueError, match="input_size"):
         KeypointTransform((0, 32))
+
+
+def test_reduced_decode_gives_the_same_crop(tmp_path) -> None:
+    """A crop warped from the 1/2 and 1/4 JPEG decodes matches the full-resolution crop (smooth
+    image: only the low-pass differs) and a shifted image would not."""
+    import cv2
+
+    from lit_heatmap.data.io import read_image
+    from lit_heatmap.data.transforms import CropParams
+
+    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
+    smooth = np.stack([128 + 100 * np.sin(xx / 37.0), 128 + 100 * np.cos(yy / 29.0), (xx + yy) / 4.5], -1)
+    cv2.imwrite(str(tmp_path / "s.jpg"), smooth.clip(0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    t = KeypointTransform((48, 64), train=True, reduced_decode=True)
+    t.photometric = None
+    params = CropParams(np.array([300.0, 220.0]), np.array([330.0, 440.0]), rotation=17.0)
+    assert t.decode_reduction(params) == 4  # shrinks 6.9x
+    kps, vis = np.array([[250.0, 200.0]]), np.ones(1)
+    full = t.apply(read_image(tmp_path / "s.jpg"), kps, vis, params)
+    for f in (2, 4):
+        small = read_image(tmp_path / "s.jpg", reduce=f)
+        assert small.shape == (480 // f, 640 // f, 3)
+        red = t.apply(small, kps, vis, params, image_scale=f)
+        assert (red["image"] - full["image"]).abs().mean() < 0.03
+        torch.testing.assert_close(red["keypoints"], full["keypoints"])
+        torch.testing.assert_close(red["affine"], full["affine"])
+        off = t.apply(small, kps, vis, params, image_scale=1)  # the wrong geometry is far off
+        assert (off["image"] - full["image"]).abs().mean() > 0.2
+    assert KeypointTransform((48, 64), train=False).decode_reduction(params) == 1  # eval: full decode
+
+
+def test_half_body_crops_upper_or_lower_body() -> None:
+    """half_body_prob=1 (no other augmentation): the crop is the box of the upper (0..10) or lower
+    (11..16) keypoints, aspect-fixed and expanded 1.5x, so that half spans 1/1.5 of the input."""
+    rng = np.random.default_rng(0)
+    kps = np.stack([rng.uniform(100, 200, 17), np.r_[rng.uniform(50, 150, 11), rng.uniform(200, 350, 6)]], 1)
+    t = KeypointTransform((64, 64), train=True, half_body_prob=1.0, scale_factor=0.0, rotation=0.0,
+                          flip_prob=0.0, color_jitter=0.0, blur_prob=0.0)  # fmt: skip
+    seen = set()
+    torch.manual_seed(0)
+    for _ in range(12):
+        out = t(_image(400, 300), kps, np.ones(17), [90, 40, 120, 320], upper_body_ids=list(range(11)))
+        k = out["keypoints"].numpy()
+        for name, ids in (("upper", slice(0, 11)), ("lower", slice(11, 17))):
+            part = k[ids]
+            extent = (part.max(0) - part.min(0)).max()
+            if part.min() > -0.5 and part.max() < 63.5 and abs(extent - 64 / 1.5) < 1e-3:
+                seen.add(name)
+    assert seen == {"upper", "lower"}

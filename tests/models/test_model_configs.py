@@ -1,0 +1,83 @@
+"""Every option of conf/{backbone,head,encoding,decoder,loss} instantiates and composes into a module."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from lit_heatmap.module import HeatmapModule
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def _node(group: str, option: str, input_size=(64, 64)):
+    root = OmegaConf.create({"dataset": {"input_size": list(input_size)}})
+    node = OmegaConf.load(CONF / group / f"{option}.yaml")
+    node.pop("defaults", None)  # group-level defaults (e.g. encoding=simcc picking head/loss) are Hydra's business
+    root[group] = node
+    return instantiate(root[group])
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_the_contract_options_exist() -> None:
+    assert {"heatmap2d", "udp", "simcc", "hybrid"} <= set(_options("encoding"))
+    assert {"argmax", "quarter_offset", "dark", "soft_argmax", "marginal", "hybrid"} <= set(_options("decoder"))
+    assert {"deconv", "multiscale", "simcc", "hybrid"} <= set(_options("head"))
+    assert {"mse", "kl", "awing", "soft_argmax", "hybrid"} <= set(_options("loss"))
+    assert {"resnet18", "resnet50", "hrnet_w32", "hrnet_w18", "convnext_nano", "tiny"} <= set(_options("backbone"))
+
+
+@pytest.mark.parametrize("option", _options("encoding"))
+def test_encodings_read_the_dataset_input_size(option: str) -> None:
+    enc = _node("encoding", option, input_size=(48, 64))
+    assert tuple(enc.input_size) == (48, 64)
+
+
+@pytest.mark.parametrize("option", _options("backbone"))
+def test_backbone_presets_are_partials(option: str) -> None:
+    part = _node("backbone", option)
+    assert isinstance(part, functools.partial) and part.keywords["pretrained"] is False
+
+
+# (head, encoding, decoder, loss) that belong together, each built from its YAML
+COMBOS = [
+    ("deconv", "heatmap2d", "dark", "mse"),
+    ("deconv", "udp", "quarter_offset", "awing"),
+    ("multiscale", "heatmap2d", "marginal", "mse"),
+    ("deconv", "heatmap2d", "soft_argmax", "soft_argmax"),
+    ("deconv", "heatmap2d", "argmax", "mse"),
+    ("simcc", "simcc", "soft_argmax", "kl"),
+    ("hybrid", "hybrid", "hybrid", "hybrid"),
+]
+
+
+@pytest.mark.parametrize(("head", "encoding", "decoder", "loss"), COMBOS)
+def test_yaml_combinations_build_and_run(head: str, encoding: str, decoder: str, loss: str) -> None:
+    backbone = _node("backbone", "tiny")
+    model = HeatmapModule(
+        backbone=functools.partial(backbone.func, **{**backbone.keywords, "name": "test_resnet"}),
+        head=_node("head", head), encoding=_node("encoding", encoding), decoder=_node("decoder", decoder),
+        loss=_node("loss", loss), num_keypoints=3, optimizer=functools.partial(torch.optim.SGD, lr=0.1),
+    )  # fmt: skip
+    batch = {"image": torch.randn(2, 3, 64, 64), "keypoints": torch.rand(2, 3, 2) * 63, "visibility": torch.ones(2, 3)}
+    loss_value = model.training_step(batch, 0)
+    assert torch.isfinite(loss_value)
+    kpts, scores = model.decode(model(batch["image"]))
+    assert tuple(kpts.shape) == (2, 3, 2) and tuple(scores.shape) == (2, 3)
+
+
+def test_a_wrong_yaml_combination_is_rejected() -> None:
+    with pytest.raises(ValueError, match="SimCCHead cannot be trained with a Heatmap2D"):
+        HeatmapModule(
+            backbone=_node("backbone", "tiny"), head=_node("head", "simcc"), encoding=_node("encoding", "heatmap2d"),
+            decoder=_node("decoder", "dark"), loss=_node("loss", "mse"), num_keypoints=3,
+            optimizer=functools.partial(torch.optim.SGD, lr=0.1),
+        )  # fmt: skip
