@@ -73,8 +73,9 @@ def marginal_log_prob(heatmaps: Tensor, encoding: Hybrid, floor: float) -> tuple
 
     The heatmap is clamped at 0, summed over rows (x profile) and columns (y profile), normalised,
     mixed with ``floor`` of a uniform distribution (so a branch cannot veto a position outright),
-    and linearly interpolated at every SimCC bin centre via the encodings' own geometry
-    (``simcc.to_input`` then ``heatmap.to_heatmap``).
+    and interpolated (Catmull-Rom on the log, exact for the quadratic log of a Gaussian, so the peak
+    does not snap to heatmap pixel centres as linear interpolation would) at every SimCC bin centre via
+    the encodings' own geometry (``simcc.to_input`` then ``heatmap.to_heatmap``).
 
     Shapes: heatmaps ``(B, K, h, w)`` -> ``(log_px (B, K, W*r), log_py (B, K, H*r))`` float32.
     """
@@ -89,13 +90,20 @@ def marginal_log_prob(heatmaps: Tensor, encoding: Hybrid, floor: float) -> tuple
         xy = torch.zeros(bins.shape[0], 2, device=maps.device)
         xy[:, axis] = bins
         u = encoding.heatmap.to_heatmap(encoding.simcc.to_input(xy))[:, axis].clamp(0, n - 1)
-        lo = u.floor().long().clamp(max=n - 2) if n > 1 else torch.zeros_like(u, dtype=torch.long)
-        frac = (u - lo.float()).clamp(0, 1)
-        hi = (lo + 1).clamp(max=n - 1)
-        res = logp[..., lo] * (1 - frac) + logp[..., hi] * frac
-        # log of the bin-density: each heatmap px covers (heatmap px per bin) bins; constant, harmless
-        out.append(res)
+        out.append(_catmull_rom(logp, u))
     return out[0], out[1]
+
+
+def _catmull_rom(values: Tensor, u: Tensor) -> Tensor:
+    """Cubic Catmull-Rom interpolation of ``values (..., n)`` at positions ``u (L,)`` in ``[0, n-1]`` -> ``(..., L)``.
+
+    Reproduces quadratics exactly away from the ends (indices are clamped at the borders).
+    """
+    n = values.shape[-1]
+    lo = u.floor().long().clamp(0, max(n - 2, 0))
+    t = (u - lo.float()).clamp(0, 1)
+    p0, p1, p2, p3 = (values[..., (lo + d).clamp(0, n - 1)] for d in (-1, 0, 1, 2))
+    return 0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (3 * (p1 - p2) + p3 - p0) * t**3)
 
 
 class HybridDecoder(Decoder):

@@ -7,7 +7,6 @@ live here so every dataset yields the same CONTRACT keys.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,6 @@ from .transforms import CropParams, KeypointTransform
 from .validation import BadSamples, OnBadSample
 
 __all__ = ["Record", "KeypointDataset"]
-
-log = logging.getLogger("lit_heatmap.data")
 
 
 @dataclass

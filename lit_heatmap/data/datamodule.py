@@ -128,6 +128,14 @@ class KeypointDataModule(L.LightningDataModule):
     def test_dataset(self) -> Dataset | None:
         return self.dataset("test")
 
+    def targets(self, split: str = "val") -> list[dict[str, Any]] | None:
+        """Per-image ground truth of every image in ``split`` for ``KeypointAP.update`` (all of its
+        annotations, crowd included), from the annotation file; None when the dataset has none
+        (Synthetic, WFLW). Needed for COCO AP with detected boxes, whose batches carry no GT."""
+        ds = self.dataset(split)
+        fn = getattr(ds, "targets", None)
+        return fn() if callable(fn) else None
+
     def setup(self, stage: str | None = None) -> None:
         """Builds the datasets the stage needs (cheap setup checks run here for partials)."""
         splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}

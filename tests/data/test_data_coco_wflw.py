@@ -174,3 +174,15 @@ def test_coco_targets_feed_keypoint_ap(coco_root: Path) -> None:
     )
     out = metric.compute()
     assert float(out["AP"]) == pytest.approx(1.0)
+
+
+def test_datamodule_targets_with_detected_boxes(coco_root: Path) -> None:
+    from lit_heatmap.data import KeypointDataModule, Synthetic
+
+    det = CocoKeypoints(coco_root, det_file=coco_root / DET, det_score_threshold=0.5)
+    dm = KeypointDataModule(det, det, num_workers=0)
+    targets = {t["image_id"]: t for t in dm.targets("val")}
+    # every annotation of every image, the zero-keypoint ones included (14 in the sample)
+    assert sum(len(t["area"]) for t in targets.values()) == 14
+    assert targets[196141]["keypoints"].shape == (5, 17, 3)  # 5 annotations, 508900 has no keypoints
+    assert KeypointDataModule(Synthetic(4), num_workers=0).targets("train") is None

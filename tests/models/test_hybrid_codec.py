@@ -44,6 +44,9 @@ def test_marginal_peaks_on_the_keypoint_bins() -> None:
     # bin b is centred on input x = (b + 0.5) / 2 - 0.5: x = 21 -> b = 42.5 (bins 42/43 tie), y = 30.5 -> b = 61.5
     assert int(lx[0, 0].argmax()) in (42, 43) and int(ly[0, 0].argmax()) in (61, 62)
     assert torch.allclose(lx[0, 0, 42], lx[0, 0, 43], atol=1e-3)
+    assert torch.allclose(ly[0, 0, 61], ly[0, 0, 62], atol=1e-3)
+    # the log-marginal is the Gaussian's quadratic: symmetric about the keypoint's bin
+    assert torch.allclose(lx[0, 0, 42 - 5], lx[0, 0, 43 + 5], atol=1e-3)
 
 
 @pytest.mark.parametrize("mode", ["product", "heatmap", "simcc"])
