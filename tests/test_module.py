@@ -37,6 +37,15 @@ from lit_heatmap.models import (  # noqa: E402
 from lit_heatmap.module import HeatmapModule, instance_scores, to_original  # noqa: E402
 
 S, K = 64, 4
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one torch thread is as fast, and avoids OpenMP spin-waits on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 HM = Heatmap2D((S, S), sigma=2.0)
 SC = SimCC((S, S), split_ratio=2.0, sigma=2.0)
 FLIP = [1, 0, 3, 2]

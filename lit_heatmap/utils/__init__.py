@@ -2,6 +2,7 @@
 
 from lit_heatmap.utils.config import (
     ConfigCompatibilityError,
+    build_metrics,
     build_model,
     check_compatibility,
     config_choices,
@@ -13,6 +14,7 @@ from lit_heatmap.utils.run import close_loggers, get_metric_value, log_hyperpara
 
 __all__ = [
     "ConfigCompatibilityError",
+    "build_metrics",
     "build_model",
     "check_compatibility",
     "close_loggers",

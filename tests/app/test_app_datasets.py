@@ -92,7 +92,8 @@ class _tiny_model:
 
         with open_dict(self.cfg):
             self.cfg.backbone.name = "regnetx_002"
-            self.cfg.head.deconv_channels = 32
+            self.cfg.head = {"_target_": "lit_heatmap.models.MultiScaleHeatmapHead", "_partial_": True,
+                             "fuse": "sum", "channels": 32}  # fmt: skip
             self.cfg.extras.print_config = False
             self.cfg.logger = None
 

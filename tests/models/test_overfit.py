@@ -48,7 +48,6 @@ CASES = {
 }  # fmt: skip
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_overfits_eight_images(case: str) -> None:
     torch.manual_seed(0)
