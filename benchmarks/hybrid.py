@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--size", type=int, nargs=2, default=[64, 64], metavar=("W", "H"))
     p.add_argument("--train-samples", type=int, default=2048)
     p.add_argument("--val-samples", type=int, default=512)
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=500)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--channels", type=int, default=128, help="deconv channels of the 2D heads")

@@ -20,7 +20,8 @@ __all__ = ["Backbone", "load_pretrained_path"]
 # keys under which training frameworks nest the weights (Lightning, MMPose/MMCV, timm train, DeiT, ...)
 _NESTED_KEYS = ("state_dict", "model", "model_state", "module", "net", "backbone")
 # prefixes stripped from checkpoint keys until they match the timm model's names
-_PREFIXES = ("module.", "model.", "backbone.", "encoder.", "net.", "model.backbone.", "backbone.model.")
+# (a lit_heatmap checkpoint's backbone is "backbone.body.<timm key>")
+_PREFIXES = ("module.", "model.", "backbone.", "body.", "encoder.", "net.", "_orig_mod.")
 
 
 class Backbone(nn.Module):
@@ -147,16 +148,14 @@ def load_pretrained_path(body: nn.Module, path: str | Path) -> None:
 
     def candidates(key: str) -> list[str]:
         out = [key]
-        for p in _PREFIXES:
-            if key.startswith(p):
-                out.append(key[len(p) :])
+        for _ in range(3):  # strip up to three known prefixes, e.g. "module.backbone.body."
+            out += [k[len(p) :] for k in out for p in _PREFIXES if k.startswith(p)]
         more = []
-        for k in out:  # FeatureListNet flattens nested module names: "layer1.0.conv1" -> "layer1_0..."?
+        for k in dict.fromkeys(out):  # FeatureListNet flattens nested names: "stages.0.x" -> "stages_0.x"
             parts = k.split(".")
-            for i in range(1, len(parts)):
-                more.append("_".join(parts[:i]) + "." + ".".join(parts[i:]))
-            more.append("model." + k)
-        return out + more
+            more += ["_".join(parts[:i]) + "." + ".".join(parts[i:]) for i in range(2, len(parts))]
+            more.append("model." + k)  # FeatureGetterNet (ViT) wraps the model
+        return list(dict.fromkeys(out)) + more
 
     mapped: dict[str, Tensor] = {}
     unexpected: list[str] = []

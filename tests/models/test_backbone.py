@@ -35,7 +35,7 @@ def test_unknown_model_is_a_clear_error() -> None:
         Backbone("resnet_that_does_not_exist")
 
 
-@pytest.mark.parametrize("nest", ["plain", "state_dict", "model"])
+@pytest.mark.parametrize("nest", ["plain", "state_dict", "model", "lit_heatmap"])
 def test_pretrained_path_loads_nested_prefixed_classifier_weights(tmp_path, nest: str) -> None:
     full = timm.create_model("test_resnet", pretrained=False)
     torch.manual_seed(1)
@@ -46,6 +46,8 @@ def test_pretrained_path_loads_nested_prefixed_classifier_weights(tmp_path, nest
         obj = {"state_dict": {f"model.{k}": v for k, v in state.items()}, "epoch": 3}
     elif nest == "model":  # timm/DeiT-style with DDP prefix
         obj = {"model": {f"module.{k}": v for k, v in state.items()}}
+    elif nest == "lit_heatmap":  # a HeatmapModule checkpoint: backbone.body.<key>, plus head weights
+        obj = {"state_dict": {**{f"backbone.body.{k}": v for k, v in state.items()}, "head.final.weight": torch.zeros(1)}}
     else:
         obj = state
     path = tmp_path / "w.pth"
