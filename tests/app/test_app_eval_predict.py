@@ -111,3 +111,37 @@ def test_wandb_offline_run_files(make_cfg, tmp_path: Path) -> None:
     overlays = [p for p in images if "overlays" in p]
     heatmaps = [p for p in images if "heatmaps" in p]
     assert len(overlays) == 2 * 8 and len(heatmaps) == 2 * 2  # 2 validation epochs
+
+
+def test_eval_coco_detected_boxes_matches_pycocotools(make_cfg, tmp_path: Path, coco_root: Path) -> None:
+    """COCO AP with detected boxes: lit-heatmap-eval's 10 numbers equal pycocotools' COCOeval run on
+    the COCO results JSON that lit-heatmap-predict writes for the same checkpoint and boxes."""
+    pytest.importorskip("pycocotools")
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    cfg = make_cfg(["dataset=coco", f"dataset.root={coco_root}", "dataset.train_split=val2017", "dataset.input_size=[48,64]",
+                    "dataset.num_workers=0", "dataset.batch_size=4", "+trainer.limit_train_batches=2",
+                    "~logger"], tiny=False, out=tmp_path / "train")  # fmt: skip
+    with open_dict(cfg):
+        cfg.trainer.max_epochs, cfg.trainer.enable_progress_bar, cfg.extras.print_config = 1, False, False
+    _, objects = train(cfg)
+    ckpt = Path(objects["best_model_path"])
+
+    det = coco_root / "person_detection_results" / "COCO_val2017_detections_AP_H_56_person.json"
+    cfg = make_cfg([f"ckpt_path={ckpt}", "dataset=coco", f"dataset.root={coco_root}", f"dataset.det_file={det}",
+                    "dataset.num_workers=0", "+trainer.enable_progress_bar=false"], config_name="eval", out=tmp_path / "eval")  # fmt: skip
+    ours = evaluate(cfg)
+    cfg = make_cfg([f"ckpt_path={ckpt}", f"input={coco_root / 'val2017'}", f"output={tmp_path / 'pred'}", f"boxes={det}"],
+                   config_name="predict", out=tmp_path / "p")  # fmt: skip
+    results = predict(cfg)
+    assert len(results) == sum(1 for d in json.loads(det.read_text()))  # every detection of the 4 images
+
+    gt = COCO(str(coco_root / "annotations" / "person_keypoints_val2017.json"))
+    dt = gt.loadRes([{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in results])
+    ev = COCOeval(gt, dt, "keypoints")
+    ev.params.imgIds = sorted({r["image_id"] for r in results})
+    ev.evaluate(), ev.accumulate(), ev.summarize()
+    names = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+    for name, ref in zip(names, ev.stats):
+        assert ours[f"val/{name}"] == pytest.approx(float(ref), abs=1e-4), name
