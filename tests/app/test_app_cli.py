@@ -95,7 +95,7 @@ def test_optuna_sweep_two_trials(tmp_path: Path) -> None:
 def test_kill_and_resume(tmp_path: Path) -> None:
     """SIGKILL mid-epoch after a step checkpoint; ckpt_path= resumes at the saved step with the
     optimizer and scheduler state; the killed run's checkpoint and logs stay."""
-    common = [*TINY, *TINY_HEAD, "dataset.train_size=400", "trainer.max_epochs=2", "~trainer.limit_train_batches",
+    common = [*TINY, *TINY_HEAD, "dataset.train_size=200", "trainer.max_epochs=2", "~trainer.limit_train_batches",
               "trainer.log_every_n_steps=1", "callbacks.last_checkpoint.every_n_train_steps=4"]  # fmt: skip
     run1, run2 = tmp_path / "run1", tmp_path / "run2"
     last = run1 / "checkpoints" / "last.ckpt"
@@ -123,7 +123,7 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
     killed = torch.load(last, map_location="cpu", weights_only=False)
     s1 = killed["global_step"]
-    steps_per_epoch = 400 // 8
+    steps_per_epoch = 200 // 8
     assert 8 <= s1 < 2 * steps_per_epoch and s1 % 4 == 0
     logged_before = [int(r["step"]) for r in _csv_rows(run1 / "csv" / "metrics.csv") if r.get("train/loss")]
     assert logged_before and max(logged_before) >= s1 - 1  # the logs up to the kill were flushed
