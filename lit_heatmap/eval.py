@@ -81,58 +81,6 @@ def model_input_size(cfg: DictConfig) -> list[int] | None:
     return [int(size[0]), int(size[1])] if size is not None else None
 
 
-def coco_gt_targets(ann_file: str | Path, image_ids: set[int]) -> list[dict[str, Any]]:
-    """KeypointAP target dicts of ``image_ids`` straight from a COCO keypoints file (every annotation
-    of the category, crowd and unlabelled ones included, exactly what COCOeval sees)."""
-    import torch
-
-    data = json.loads(Path(ann_file).read_text())
-    per_image: dict[int, list[dict]] = {i: [] for i in image_ids}
-    for a in data["annotations"]:
-        if int(a["image_id"]) in per_image and "keypoints" in a:
-            per_image[int(a["image_id"])].append(a)
-    targets = []
-    for img, anns in sorted(per_image.items()):
-        k = len(anns[0]["keypoints"]) // 3 if anns else 0
-        targets.append({
-            "image_id": img,
-            "keypoints": torch.tensor([a["keypoints"] for a in anns], dtype=torch.float64).reshape(len(anns), k, 3),
-            "area": torch.tensor([float(a["area"]) for a in anns], dtype=torch.float64),
-            "bbox": torch.tensor([a["bbox"] for a in anns], dtype=torch.float64).reshape(len(anns), 4),
-            "iscrowd": torch.tensor([int(a.get("iscrowd", 0)) for a in anns], dtype=torch.float64),
-        })  # fmt: skip
-    return targets
-
-
-def coco_ap_detected_boxes(cfg: DictConfig, model: HeatmapModule, trainer: L.Trainer, datamodule: Any) -> dict[str, float]:
-    """COCO keypoint AP with detected boxes: predict every detection of the val split, rescore it
-    (box score x mean keypoint score, as MMPose) and match against the annotation file's GT.
-
-    (During training, val/AP uses the batch's own GT boxes; detections carry no GT, so they are
-    evaluated here against the whole annotation file.) No OKS-NMS is applied to the detections.
-    """
-    import torch
-
-    from lit_heatmap.metrics import KeypointAP
-
-    split = str(cfg.dataset.get("val_split", "val2017"))
-    ann_file = Path(str(cfg.dataset.root)) / "annotations" / f"person_keypoints_{split}.json"
-    if not ann_file.is_file():
-        raise FileNotFoundError(f"COCO AP with dataset.det_file needs the GT annotations {ann_file}")
-    datamodule.setup("validate")
-    batches = trainer.predict(model, dataloaders=datamodule.val_dataloader())
-    by_image: dict[int, list[tuple[Any, Any]]] = {}
-    for b in batches:
-        kps = torch.cat([b["keypoints"].double(), b["scores"].double()[..., None]], -1)
-        for n in range(kps.shape[0]):
-            by_image.setdefault(int(b["image_id"][n]), []).append((kps[n], float(b["score"][n])))
-    preds = [{"image_id": i, "keypoints": torch.stack([k for k, _ in v]), "scores": torch.tensor([s for _, s in v], dtype=torch.float64)}
-             for i, v in sorted(by_image.items())]  # fmt: skip
-    metric = KeypointAP(sigmas=list(model.hparams.get("sigmas") or []) or None)
-    metric.update(preds, coco_gt_targets(ann_file, set(by_image)))
-    return {f"val/{k}": float(v) for k, v in metric.compute().items()}
-
-
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Builds the dataset and the checkpoint's model, runs ``trainer.validate`` or ``trainer.test``.
 
@@ -160,14 +108,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if split not in ("val", "test"):
         raise ValueError(f"split={split!r}: use split=val or split=test")
     try:
-        if cfg.dataset.get("det_file") and split == "val":
-            metrics = coco_ap_detected_boxes(cfg, model, trainer, datamodule)
+        # with dataset.det_file the batches are detections; KeypointAP takes the split's ground truth
+        # from datamodule.targets() (see HeatmapModule._split_targets)
+        if split == "test":
+            trainer.test(model, datamodule=datamodule)
         else:
-            if split == "test":
-                trainer.test(model, datamodule=datamodule)
-            else:
-                trainer.validate(model, datamodule=datamodule)
-            metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+            trainer.validate(model, datamodule=datamodule)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     finally:
         utils.close_loggers()
     _write(cfg, metrics)

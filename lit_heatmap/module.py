@@ -143,6 +143,7 @@ class HeatmapModule(L.LightningModule):
         self._metric_keys = {name: f"m{i}_" + "".join(c if c.isalnum() else "_" for c in name) for i, name in enumerate(self.metric_names)}
         self.val_metrics = nn.ModuleDict({self._metric_keys[n]: self._prepare_metric(n, m, sigmas) for n, m in (metrics or {}).items()})
         self.test_metrics = nn.ModuleDict({self._metric_keys[n]: self._prepare_metric(n, m, sigmas) for n, m in (metrics or {}).items()})
+        self._gt_from_datamodule: dict[str, bool] = {}  # stage -> KeypointAP's targets came from the datamodule
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod
@@ -226,7 +227,7 @@ class HeatmapModule(L.LightningModule):
         if self.flip_test:
             output = _average(output, flip_output(self(images.flip(-1)), self.encoding, self.flip_index))
         kpts, scores = self.decode(output, batch["affine"])
-        self._update_metrics(metrics, kpts, scores, batch)
+        self._update_metrics(stage, metrics, kpts, scores, batch)
         return loss
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
@@ -283,21 +284,42 @@ class HeatmapModule(L.LightningModule):
             })  # fmt: skip
         return preds, targets
 
-    def _update_metrics(self, metrics: nn.ModuleDict, kpts: Tensor, scores: Tensor, batch: Mapping[str, Any]) -> None:
+    def _update_metrics(self, stage: str, metrics: nn.ModuleDict, kpts: Tensor, scores: Tensor, batch: Mapping[str, Any]) -> None:
+        """Tensor metrics get the instances that have ground truth (labelled keypoints); ``KeypointAP``
+        gets every instance as a prediction, and its targets from the batch unless the datamodule
+        supplied the split's ground truth (see :meth:`_split_targets`)."""
         if not len(metrics):
             return
         target = batch["orig_keypoints"].float()
         vis = batch["orig_visibility"].float()
+        has_gt = vis.sum(1) > 0  # detected boxes carry no ground truth
         dicts = None
-        for metric in metrics.values():
+        for name, metric in metrics.items():
             if self._is_list_metric(metric):
                 dicts = dicts or self._image_dicts(kpts, scores, batch)
-                metric.update(*dicts)
-            else:
+                metric.update(dicts[0], [] if self._gt_from_datamodule.get(stage) else dicts[1])
+            elif bool(has_gt.any()):
+                sel = has_gt if not bool(has_gt.all()) else slice(None)
+                pick = lambda key: None if batch.get(key) is None else batch[key][sel]  # noqa: E731
                 metric.update(
-                    kpts.float(), target, vis, bbox=batch.get("bbox"), norm=batch.get("norm"),
-                    area=batch.get("area"), subsets=batch.get("attributes"),
+                    kpts.float()[sel], target[sel], vis[sel], bbox=pick("bbox"), norm=pick("norm"),
+                    area=pick("area"), subsets=pick("attributes"),
                 )  # fmt: skip
+
+    def _split_targets(self, stage: str, metrics: nn.ModuleDict) -> None:
+        """Feed ``KeypointAP`` the split's whole ground truth when the datamodule has it
+        (``datamodule.targets(split)``: COCO-style annotation files, crowd regions and unannotated
+        persons included -- exactly what COCOeval sees, and the only ground truth there is when the
+        boxes are detections). Added once, on rank 0; the metric's states gather the predictions of
+        every rank. Otherwise (Synthetic, WFLW, plain datasets) the targets come from the batches."""
+        list_metrics = [m for m in metrics.values() if self._is_list_metric(m)]
+        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        fn = getattr(dm, "targets", None)
+        targets = fn(stage) if list_metrics and callable(fn) else None
+        self._gt_from_datamodule[stage] = targets is not None
+        if targets is not None and self.global_rank == 0:
+            for metric in list_metrics:
+                metric.update([], targets)
 
     def _log_metrics(self, metrics: nn.ModuleDict, stage: str) -> None:
         values: dict[str, Tensor] = {}
@@ -313,6 +335,12 @@ class HeatmapModule(L.LightningModule):
             metric.reset()
         if values:
             self.log_dict(values, prog_bar=False, sync_dist=False)
+
+    def on_validation_epoch_start(self) -> None:
+        self._split_targets("val", self.val_metrics)
+
+    def on_test_epoch_start(self) -> None:
+        self._split_targets("test", self.test_metrics)
 
     def on_validation_epoch_end(self) -> None:
         self._log_metrics(self.val_metrics, "val")
