@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "KeypointHead",
     "encoding_kind",
     "target_shapes",
     "heatmap_stride",
@@ -55,6 +56,18 @@ def check_encoding(head_cls: type, accepts: Sequence[str], encoding: Any) -> str
             f"hybrid: HybridHead)."
         )
     return kind
+
+
+class KeypointHead(nn.Module):
+    """Base of the heads: ``accepts`` names the encoding kinds a head produces outputs for, and the
+    class method :meth:`check` validates a pairing before anything is built."""
+
+    accepts: tuple[str, ...] = ()
+
+    @classmethod
+    def check(cls, encoding: Any) -> None:
+        """Raise ``ValueError`` naming both classes if this head cannot produce ``encoding``'s targets."""
+        check_encoding(cls, cls.accepts, encoding)
 
 
 @torch.no_grad()

@@ -7,12 +7,12 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .base import check_encoding, deconv_layers, final_conv, heatmap_stride, num_doublings, pick_level, target_shapes
+from .base import KeypointHead, deconv_layers, final_conv, heatmap_stride, num_doublings, pick_level, target_shapes
 
 __all__ = ["DeconvHeatmapHead"]
 
 
-class DeconvHeatmapHead(nn.Module):
+class DeconvHeatmapHead(KeypointHead):
     """Deconv (ConvTranspose2d + BN + ReLU) x n, then a ``final_kernel`` conv to K heatmaps.
 
     n is derived: ``log2(backbone stride / heatmap stride)`` (ResNet stride 32 -> 3, ViT stride 16 -> 2,
@@ -33,11 +33,6 @@ class DeconvHeatmapHead(nn.Module):
     """
 
     accepts = ("heatmap",)
-
-    @classmethod
-    def check(cls, encoding: Any) -> None:
-        """Raise ``ValueError`` naming both classes if this head cannot produce ``encoding``'s targets."""
-        check_encoding(cls, cls.accepts, encoding)
 
     def __init__(
         self,

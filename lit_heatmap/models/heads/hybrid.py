@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .base import check_encoding
+from .base import KeypointHead
 from .deconv import DeconvHeatmapHead
 from .multiscale import MultiScaleHeatmapHead
 from .simcc import SimCCHead
@@ -15,7 +15,7 @@ from .simcc import SimCCHead
 __all__ = ["HybridHead"]
 
 
-class HybridHead(nn.Module):
+class HybridHead(KeypointHead):
     """Both branches share the backbone; each is a full head of its own family.
 
     Args:
@@ -31,11 +31,6 @@ class HybridHead(nn.Module):
     """
 
     accepts = ("hybrid",)
-
-    @classmethod
-    def check(cls, encoding: Any) -> None:
-        """Raise ``ValueError`` naming both classes if this head cannot produce ``encoding``'s targets."""
-        check_encoding(cls, cls.accepts, encoding)
 
     def __init__(
         self,

@@ -9,12 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import check_encoding, final_conv, heatmap_stride, target_shapes
+from .base import KeypointHead, final_conv, heatmap_stride, target_shapes
 
 __all__ = ["MultiScaleHeatmapHead"]
 
 
-class MultiScaleHeatmapHead(nn.Module):
+class MultiScaleHeatmapHead(KeypointHead):
     """Upsample backbone levels to the heatmap size, fuse them, predict K heatmaps.
 
     ``fuse="concat"`` is HRNetV2's head (upsample every level bilinearly, concatenate,
@@ -37,11 +37,6 @@ class MultiScaleHeatmapHead(nn.Module):
     """
 
     accepts = ("heatmap",)
-
-    @classmethod
-    def check(cls, encoding: Any) -> None:
-        """Raise ``ValueError`` naming both classes if this head cannot produce ``encoding``'s targets."""
-        check_encoding(cls, cls.accepts, encoding)
 
     def __init__(
         self,

@@ -8,12 +8,12 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .base import check_encoding, deconv_layers, final_conv, pick_level, target_shapes
+from .base import KeypointHead, deconv_layers, final_conv, pick_level, target_shapes
 
 __all__ = ["SimCCHead"]
 
 
-class SimCCHead(nn.Module):
+class SimCCHead(KeypointHead):
     """Feature level -> (optional deconvs) -> conv to K -> flatten -> ``Linear`` to x and y bins.
 
     The Linear input size is the feature map's area, derived from ``encoding.input_size`` and the
@@ -32,11 +32,6 @@ class SimCCHead(nn.Module):
     """
 
     accepts = ("simcc",)
-
-    @classmethod
-    def check(cls, encoding: Any) -> None:
-        """Raise ``ValueError`` naming both classes if this head cannot produce ``encoding``'s targets."""
-        check_encoding(cls, cls.accepts, encoding)
 
     def __init__(
         self,
