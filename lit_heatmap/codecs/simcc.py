@@ -84,6 +84,6 @@ class SimCC:
             n = self.simcc_size[axis]
             g = gaussian_1d(mu[..., axis], n, self.sigma[axis])
             if self.label_smoothing > 0:
-                g = (1.0 - self.label_smoothing) * g + self.label_smoothing / n
-            vectors.append((g * weight.unsqueeze(-1)).to(dtype))
+                g.mul_(1.0 - self.label_smoothing).add_(self.label_smoothing / n)
+            vectors.append(g.mul_(weight.unsqueeze(-1)).to(dtype))
         return (vectors[0], vectors[1]), weight.to(dtype)
