@@ -51,7 +51,7 @@ def argmax_flat(flat: Tensor) -> tuple[Tensor, Tensor]:
         return flat.max(dim=1)
     blocks = flat.reshape(n, length // bs, bs)
     best = blocks.amax(dim=2).max(dim=1)[1]  # first block holding the maximum
-    inner = blocks.gather(1, best.view(n, 1, 1).expand(n, 1, bs)).squeeze(1)
+    inner = blocks[torch.arange(n, device=flat.device), best]  # (N, bs); indexing beats gather on CPU
     val, j = inner.max(dim=1)
     return val, best * bs + j
 
