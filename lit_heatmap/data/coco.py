@@ -250,7 +250,24 @@ def coco_targets(
     return out
 
 
-class CocoKeypoints(KeypointDataset):
+class CocoFileDataset(KeypointDataset):
+    """A dataset read from a COCO keypoint file (``ann_file``, ``category_id``): adds :meth:`targets`."""
+
+    ann_file: Path
+    category_id: int
+
+    def targets(self) -> list[dict[str, Any]]:
+        """Per-image ground truth of the images in this dataset, in ``KeypointAP.update`` form (every
+        annotation of the category, crowd included). Read from ``ann_file`` once, then cached."""
+        cached = getattr(self, "_targets", None)
+        if cached is None:
+            ids = sorted({r.image_id for r in self.records})
+            cached = coco_targets(load_json(self.ann_file), self.category_id, ids, self.meta.num_keypoints)
+            self._targets = cached
+        return cached
+
+
+class CocoKeypoints(CocoFileDataset):
     """Top-down COCO person keypoints.
 
     Args:
@@ -307,7 +324,3 @@ class CocoKeypoints(KeypointDataset):
         self.ann_file, self.img_dir = ann, images
         super().__init__(records, meta, transform, on_bad_sample, bad)
 
-    def targets(self) -> list[dict[str, Any]]:
-        """Per-image ground truth of the images in this dataset, in ``KeypointAP.update`` form."""
-        ids = sorted({r.image_id for r in self.records})
-        return coco_targets(load_json(self.ann_file), self.category_id, ids, self.meta.num_keypoints)

@@ -12,8 +12,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from .base import KeypointDataset
-from .coco import coco_meta, coco_records, coco_targets, load_json
+from .coco import CocoFileDataset, coco_meta, coco_records, load_json
 from .transforms import KeypointTransform, make_transform
 from .validation import BadSamples, OnBadSample
 
@@ -35,7 +34,7 @@ def split_image_ids(image_ids: Sequence[int], val_fraction: float, seed: int = 0
     return set(ids.tolist()) - val, val
 
 
-class CocoFormat(KeypointDataset):
+class CocoFormat(CocoFileDataset):
     """A COCO-format keypoint dataset with boxes from each annotation's ``bbox``.
 
     Args:
@@ -113,8 +112,3 @@ class CocoFormat(KeypointDataset):
         bad.summary()
         self.ann_file, self.img_dir, self.split = ann, images, split
         super().__init__(records, meta, transform, on_bad_sample, bad)
-
-    def targets(self) -> list[dict]:
-        """Per-image ground truth of this dataset's images, in ``KeypointAP.update`` form."""
-        ids = sorted({r.image_id for r in self.records})
-        return coco_targets(load_json(self.ann_file), self.category_id, ids, self.meta.num_keypoints)
