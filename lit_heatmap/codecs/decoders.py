@@ -27,8 +27,9 @@ from .simcc import SimCC
 class Decoder:
     """Base class: validation, flattening over (B, K), geometry and clamping.
 
-    Subclasses implement ``_decode_2d(maps (N,h,w), ix, iy) -> (x, y)`` in heatmap px and/or
-    ``_decode_1d(vectors (N,L), idx) -> (N,)`` in bins.
+    Subclasses implement ``_decode_2d(maps (N,h,w), ix, iy, sigma) -> (x, y)`` in heatmap px and/or
+    ``_decode_1d(vectors (N,L), idx, sigma) -> (N,)`` in bins; ``sigma`` is the encoding's Gaussian
+    std on that map (heatmap px) or axis (bins).
     """
 
     supports_2d = True
@@ -72,7 +73,7 @@ class Decoder:
         b, k = output.shape[:2]
         maps = output.reshape(b * k, h, w).float()
         ix, iy, val = argmax_2d(maps.detach())
-        x, y = self._decode_2d(maps, ix, iy)
+        x, y = self._decode_2d(maps, ix, iy, encoding.sigma)
         xy = encoding.to_input(torch.stack([x, y], dim=-1))
         return xy.reshape(b, k, 2), val.reshape(b, k)
 
@@ -90,25 +91,25 @@ class Decoder:
             b, k = vec.shape[:2]
             flat = vec.reshape(b * k, n).float()
             val, idx = argmax_flat(flat.detach())
-            coords.append(self._decode_1d(flat, idx).reshape(b, k))
+            coords.append(self._decode_1d(flat, idx, encoding.sigma[axis]).reshape(b, k))
             scores.append(val.reshape(b, k))
         xy = encoding.to_input(torch.stack(coords, dim=-1))
         return xy, torch.minimum(scores[0], scores[1])
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
-    def _decode_1d(self, vectors: Tensor, idx: Tensor) -> Tensor:
+    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float) -> Tensor:
         raise NotImplementedError
 
 
 class ArgmaxDecoder(Decoder):
     """Integer argmax (2D pixel or 1D bin).  Quantisation error up to half a heatmap pixel / bin."""
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
         return ix.float(), iy.float()
 
-    def _decode_1d(self, vectors: Tensor, idx: Tensor) -> Tensor:
+    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float) -> Tensor:
         return idx.float()
 
 
@@ -118,7 +119,7 @@ class QuarterOffsetDecoder(Decoder):
 
     supports_1d = False
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
         return quarter_offset_2d(maps, ix, iy)
 
 
@@ -129,19 +130,21 @@ class DarkDecoder(Decoder):
         kernel_size: odd side of the window around the maximum (heatmap px for 2D, bins for
             SimCC) whose pixels enter the fit; it plays the role of DARK's blur kernel: the
             larger, the more noise is pooled.  Shifted inward at borders, shrunk for tiny maps.
-        floor: samples below ``floor * max`` are left out of the fit.
+        floor: samples below ``floor * max`` are raised to it before the log (whose noise near
+            zero is unbounded); they sit far from the peak, where the fit's weights are tiny.
 
     DARK's own recipe (blur the whole map, log, one Newton step from finite differences) is
     biased near borders, where the blur reads padding (MMPose falls back to the integer argmax
     there), and costs ~25 us/keypoint.  Here the window (only in-map pixels) is collapsed into x
-    and y profiles weighted by the peak's own column/row, and log(profile) gets a two-pass
-    weighted least-squares parabola (see :mod:`lit_heatmap.codecs.refine`): exact for Gaussian
-    targets everywhere, borders included, noise pooled like the blur does, and only
-    kernel_size^2 pixels read per keypoint.  The result stays within 1 heatmap px of the integer
+    and y profiles with Gaussian weights (the encoding's sigma) centred on the maximum, and
+    log(profile) gets one weighted least-squares parabola whose weights are that Gaussian squared
+    -- a fixed linear map per position of the maximum in the window, solved once (see
+    :mod:`lit_heatmap.codecs.refine`): exact for Gaussian targets everywhere, borders included,
+    noise pooled like the blur does, and only kernel_size^2 pixels read per keypoint.  The result stays within 1 heatmap px of the integer
     maximum (2D) or kernel_size/4 bins (SimCC).  Not differentiable (use SoftArgmaxDecoder).
     """
 
-    def __init__(self, kernel_size: int = 11, floor: float = 0.05) -> None:
+    def __init__(self, kernel_size: int = 11, floor: float = 1e-3) -> None:
         if int(kernel_size) != kernel_size or kernel_size < 3 or kernel_size % 2 == 0:
             raise ValueError(f"DarkDecoder: kernel_size must be an odd int >= 3, got {kernel_size!r}")
         if not 0.0 <= floor < 1.0:
@@ -149,12 +152,11 @@ class DarkDecoder(Decoder):
         self.kernel_size = int(kernel_size)
         self.floor = float(floor)
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
-        return refine_2d(maps.detach(), ix, iy, self.kernel_size // 2, self.floor)
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
+        return refine_2d(maps.detach(), ix, iy, self.kernel_size // 2, sigma, self.floor)
 
-    def _decode_1d(self, vectors: Tensor, idx: Tensor) -> Tensor:
-        # one pass: on finely sampled SimCC vectors the reweighting pass changes nothing measurable
-        return refine_1d(vectors.detach(), idx, self.kernel_size // 2, self.floor, passes=1)
+    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float) -> Tensor:
+        return refine_1d(vectors.detach(), idx, self.kernel_size // 2, sigma, self.floor)
 
 
 class SoftArgmaxDecoder(Decoder):
@@ -178,7 +180,7 @@ class SoftArgmaxDecoder(Decoder):
         self.beta = float(beta)
         self.window = None if window is None else int(window)
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
         n, h, w = maps.shape
         logits = self.beta * maps
         gx = torch.arange(w, device=maps.device, dtype=torch.float32)
@@ -190,7 +192,7 @@ class SoftArgmaxDecoder(Decoder):
         prob = torch.softmax(logits.reshape(n, h * w), dim=1).reshape(n, h, w)
         return (prob.sum(1) * gx).sum(1), (prob.sum(2) * gy).sum(1)
 
-    def _decode_1d(self, vectors: Tensor, idx: Tensor) -> Tensor:
+    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float) -> Tensor:
         return soft_argmax_1d(vectors, self.beta, self.window)
 
 
@@ -207,15 +209,17 @@ class MarginalDecoder(Decoder):
 
     supports_1d = False
 
-    def __init__(self, kernel_size: int = 11, floor: float = 0.05) -> None:
+    def __init__(self, kernel_size: int = 11, floor: float = 1e-3) -> None:
         if int(kernel_size) != kernel_size or kernel_size < 3 or kernel_size % 2 == 0:
             raise ValueError(f"MarginalDecoder: kernel_size must be an odd int >= 3, got {kernel_size!r}")
+        if not 0.0 <= floor < 1.0:
+            raise ValueError(f"MarginalDecoder: floor must be in [0, 1), got {floor!r}")
         self.kernel_size = int(kernel_size)
         self.floor = float(floor)
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor) -> tuple[Tensor, Tensor]:
+    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
         maps = maps.detach()
         r = self.kernel_size // 2
-        x = refine_1d(maps.sum(1), ix, r, self.floor, max_shift=1.0)
-        y = refine_1d(maps.sum(2), iy, r, self.floor, max_shift=1.0)
+        x = refine_1d(maps.sum(1), ix, r, sigma, self.floor, max_shift=1.0)
+        y = refine_1d(maps.sum(2), iy, r, sigma, self.floor, max_shift=1.0)
         return x, y

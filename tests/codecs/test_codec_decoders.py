@@ -211,3 +211,22 @@ def test_simcc_score_is_min_of_axis_maxima_and_argmax_golden() -> None:
     kp, score = ArgmaxDecoder().decode((x, y), enc)
     assert kp.tolist() == [[[1.25, 0.25]]]  # bins (3, 1)
     assert score.tolist() == [[pytest.approx(0.6)]]
+
+
+def test_parabola_solvers_match_weighted_polyfit() -> None:
+    """Each solver row reproduces numpy's weighted polyfit (the oracle) and is exact on parabolas."""
+    import numpy as np
+
+    from lit_heatmap.codecs.refine import gaussian_table, parabola_solvers
+
+    size, sigma = 11, 2.0
+    solvers = parabola_solvers(size, sigma, torch.device("cpu")).double()
+    d = np.arange(-5, 6, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=size)
+    weights = gaussian_table(size, sigma, "cpu").numpy()  # polyfit weights multiply residuals: g, not g^2
+    for j in range(size):
+        c2, c1, _ = np.polyfit(d, y, 2, w=weights[j])
+        assert solvers[j] @ torch.from_numpy(y) == pytest.approx([c1, c2], rel=1e-5, abs=1e-6)
+        exact = 0.3 - 0.7 * d - 0.125 * d**2  # vertex at -0.7 / 0.25 = -2.8
+        assert solvers[j] @ torch.from_numpy(exact) == pytest.approx([-0.7, -0.125], abs=1e-6)
