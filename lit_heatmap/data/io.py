@@ -35,6 +35,8 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 
 
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+# JPEGs are 8-bit gray or colour: OpenCV >= 4.10 decodes them straight to RGB (EXIF applied)
+_JPEG_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
 
 
 def read_image(path: str | Path, reduce: int = 1) -> np.ndarray:
@@ -61,9 +63,12 @@ def read_image(path: str | Path, reduce: int = 1) -> np.ndarray:
         raise ImageReadError(f"image file {path} is a truncated JPEG (no end-of-image marker)")
     if reduce not in (1, 2, 4, 8):
         raise ValueError(f"read_image: reduce must be 1, 2, 4 or 8, got {reduce}")
-    img = cv2.imdecode(data, _FLAGS if reduce == 1 else _REDUCED[reduce])
+    jpeg_rgb = reduce == 1 and _JPEG_RGB is not None and data[:2].tobytes() == b"\xff\xd8"
+    img = cv2.imdecode(data, _JPEG_RGB if jpeg_rgb else _FLAGS if reduce == 1 else _REDUCED[reduce])
     if img is None or img.size == 0:
         raise ImageReadError(f"image file {path} is corrupt or not an image OpenCV can decode")
+    if jpeg_rgb:
+        return img
     img = _to_uint8(img)
     if img.ndim == 2:
         return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)

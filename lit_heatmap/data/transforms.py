@@ -98,8 +98,7 @@ def crop_matrix(
 
 def invert_affine(m: np.ndarray) -> np.ndarray:
     """Inverse of a ``(2, 3)`` affine matrix (float64)."""
-    lin_inv = np.linalg.inv(m[:, :2])
-    return np.concatenate([lin_inv, -(lin_inv @ m[:, 2:])], axis=1)
+    return cv2.invertAffineTransform(np.asarray(m, dtype=np.float64))
 
 
 def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
