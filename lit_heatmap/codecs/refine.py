@@ -71,9 +71,11 @@ def argmax_2d(maps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return idx % w, torch.div(idx, w, rounding_mode="floor"), val
 
 
-def gaussian_table(size: int, sigma: float, device: torch.device | str) -> Tensor:
-    """(size, size) float64 table whose row j is exp(-(i - j)^2 / (2 sigma^2)), i = 0..size-1."""
-    i = torch.arange(size, device=device, dtype=torch.float64)
+def gaussian_table(
+    size: int, sigma: float, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """(size, size) table whose row j is exp(-(i - j)^2 / (2 sigma^2)), i = 0..size-1."""
+    i = torch.arange(size, device=device, dtype=dtype)
     return torch.exp((i - i.unsqueeze(1)).square() * (-0.5 / (sigma * sigma)))
 
 
@@ -81,14 +83,16 @@ def gaussian_table(size: int, sigma: float, device: torch.device | str) -> Tenso
 def parabola_solvers(size: int, sigma: float, device: torch.device) -> Tensor:
     """(size, 2, size) float32: ``solvers[j] @ y`` = (c1, c2) of the least-squares parabola
     ``c0 + c1 d + c2 d^2`` through samples y at d = -r..r, weighted by ``g_j^2`` where g_j is
-    row j of :func:`gaussian_table` (a Gaussian centred on sample j).  Solved once in float64."""
+    row j of :func:`gaussian_table` (a Gaussian centred on sample j).  Needs size >= 3; solved
+    once per (size, sigma, device), in float64 on the CPU (not every device has float64)."""
     r = size // 2
-    d = torch.arange(-r, r + 1, device=device, dtype=torch.float64)
+    d = torch.arange(-r, r + 1, dtype=torch.float64)
     basis = torch.stack([torch.ones_like(d), d, d * d], dim=1)  # (P, 3)
-    weight = gaussian_table(size, sigma, device).square()  # (P, P), row j
+    # weights floored at 1e-12 so that a tiny sigma still leaves a solvable (if peaked) system
+    weight = gaussian_table(size, sigma, dtype=torch.float64).square().clamp_min(1e-12)  # (P, P), row j
     normal = torch.einsum("jd,da,db->jab", weight, basis, basis)  # (P, 3, 3)
     solvers = torch.linalg.solve(normal, torch.einsum("jd,da->jad", weight, basis))  # (P, 3, P)
-    return solvers[:, 1:].float().contiguous()
+    return solvers[:, 1:].to(device=device, dtype=torch.float32).contiguous()
 
 
 def fit_log_parabola(profile: Tensor, peak_at: Tensor, sigma: float, floor: float) -> Tensor:
@@ -97,7 +101,8 @@ def fit_log_parabola(profile: Tensor, peak_at: Tensor, sigma: float, floor: floa
     profile (N, 2r+1), peak_at (N,) the sample of each profile's integer maximum -> vertex offset
     (N,) float32 from the centre sample, in samples.  Weights: a Gaussian of `sigma` (samples)
     centred on ``peak_at``, squared (module docstring).  Values below ``floor * max`` are raised to
-    it before the log.  0 where the parabola is not concave; clamped to the window's extent
+    it before the log.  Where the parabola is not concave, the maximum's own offset
+    ``peak_at - r`` (the integer argmax is kept); clamped to the window's extent
     [-r - 0.5, r + 0.5] (a peak half a pixel outside the map stays reachable).
     """
     r = profile.shape[1] // 2
@@ -105,8 +110,9 @@ def fit_log_parabola(profile: Tensor, peak_at: Tensor, sigma: float, floor: floa
     coef = torch.bmm(parabola_solvers(2 * r + 1, float(sigma), profile.device)[peak_at],
                      torch.maximum(profile, low).log().unsqueeze(2))
     c1, c2 = coef[:, 0, 0], coef[:, 1, 0]
-    off = torch.where(c2 < 0, c1 / (-2.0 * c2), 0.0)
-    return off.nan_to_num(0.0).clamp(-r - 0.5, r + 0.5)
+    off = c1 / (-2.0 * c2)
+    ok = (c2 < 0) & ~off.isnan()
+    return torch.where(ok, off, peak_at - float(r)).clamp(-r - 0.5, r + 0.5)
 
 
 def _radius(radius: int, *sizes: int) -> int:
@@ -125,9 +131,9 @@ def refine_2d(
     docstring).  Exact for a separable Gaussian G(x)G(y), borders included.
     """
     n, h, w = maps.shape
-    if n == 0:
-        return ix.float(), iy.float()
     r = _radius(radius, h, w)
+    if n == 0 or r == 0:  # a map 1 or 2 px wide or high: nothing to fit
+        return ix.float(), iy.float()
     p = 2 * r + 1
     cx, cy = ix.clamp(r, w - 1 - r), iy.clamp(r, h - 1 - r)  # window centres
     # every (p, p) window of the flat maps as one strided view; pick one per map (no index grid)
@@ -136,7 +142,7 @@ def refine_2d(
     first = torch.arange(0, n * h * w, h * w, device=maps.device) + (cy - r) * w + (cx - r)
     win = windows.index_select(0, first).float()  # (N, P, P)
     jx, jy = ix - cx + r, iy - cy + r  # the maximum's sample in the window
-    table = gaussian_table(p, sigma, maps.device).float()
+    table = gaussian_table(p, sigma, maps.device)
     prof_x = torch.bmm(table[jy].unsqueeze(1), win).squeeze(1)  # rows summed -> (N, P) over dx
     prof_y = torch.bmm(win, table[jx].unsqueeze(2)).squeeze(2)  # columns summed -> (N, P) over dy
     off = fit_log_parabola(torch.cat([prof_x, prof_y]), torch.cat([jx, jy]), sigma, floor)
@@ -161,6 +167,8 @@ def refine_1d(
     """
     n, length = vectors.shape
     r = _radius(radius, length)
+    if n == 0 or r == 0:
+        return idx.float()
     c = idx.clamp(r, length - 1 - r)
     values = vectors.gather(1, c.unsqueeze(1) + torch.arange(-r, r + 1, device=vectors.device)).float()
     x = c + fit_log_parabola(values, idx - c + r, sigma, floor)

@@ -224,9 +224,23 @@ def test_parabola_solvers_match_weighted_polyfit() -> None:
     d = np.arange(-5, 6, dtype=np.float64)
     rng = np.random.default_rng(0)
     y = rng.normal(size=size)
-    weights = gaussian_table(size, sigma, "cpu").numpy()  # polyfit weights multiply residuals: g, not g^2
+    weights = gaussian_table(size, sigma, dtype=torch.float64).numpy()  # polyfit weights multiply residuals: g, not g^2
     for j in range(size):
         c2, c1, _ = np.polyfit(d, y, 2, w=weights[j])
         assert solvers[j] @ torch.from_numpy(y) == pytest.approx([c1, c2], rel=1e-5, abs=1e-6)
         exact = 0.3 - 0.7 * d - 0.125 * d**2  # vertex at -0.7 / 0.25 = -2.8
         assert solvers[j] @ torch.from_numpy(exact) == pytest.approx([-0.7, -0.125], abs=1e-6)
+
+
+def test_dark_on_maps_too_small_to_fit_and_tiny_sigma() -> None:
+    """1-2 px maps keep the integer argmax (no 3-sample window); a tiny sigma still solves."""
+    for w, h in ((1, 6), (2, 2), (5, 1)):
+        enc = Heatmap2D((4 * w, 4 * h), (w, h), sigma=1.0, mode="unbiased")
+        hm = torch.zeros(1, 1, h, w)
+        hm[0, 0, h - 1, w - 1] = 1.0
+        assert DarkDecoder().decode(hm, enc)[0].tolist() == ArgmaxDecoder().decode(hm, enc)[0].tolist()
+    enc = Heatmap2D(INPUT, (48, 64), sigma=0.3, mode="unbiased")
+    kp = sample_keypoints(1)[:2]
+    target, _ = enc.encode(kp, torch.ones(kp.shape[:2]))
+    pred, _ = DarkDecoder().decode(target, enc)
+    assert torch.isfinite(pred).all() and (pred - kp).norm(dim=-1).max().item() <= 2.9  # <= argmax's
