@@ -140,8 +140,9 @@ class DarkDecoder(Decoder):
     log(profile) gets one weighted least-squares parabola whose weights are that Gaussian squared
     -- a fixed linear map per position of the maximum in the window, solved once (see
     :mod:`lit_heatmap.codecs.refine`): exact for Gaussian targets everywhere, borders included,
-    noise pooled like the blur does, and only kernel_size^2 pixels read per keypoint.  The result stays within 1 heatmap px of the integer
-    maximum (2D) or kernel_size/4 bins (SimCC).  Not differentiable (use SoftArgmaxDecoder).
+    noise pooled like the blur does, and only kernel_size^2 pixels read per keypoint.  The result
+    stays within 1 heatmap px of the integer maximum (2D) or kernel_size/4 bins (SimCC), and a fit
+    that is not concave keeps the integer maximum.  Not differentiable (use SoftArgmaxDecoder).
     """
 
     def __init__(self, kernel_size: int = 11, floor: float = 1e-3) -> None:

@@ -142,7 +142,9 @@ class HybridDecoder(Decoder):
         if mode not in MODES:
             raise ValueError(f"HybridDecoder: mode must be one of {MODES}, got {mode!r}")
         if not float(beta) > 0 or float(heatmap_weight) < 0 or not 0 < float(floor) < 1:
-            raise ValueError(f"HybridDecoder: need beta > 0, heatmap_weight >= 0, 0 < floor < 1; got {beta}, {heatmap_weight}, {floor}")
+            raise ValueError(
+                f"HybridDecoder: need beta > 0, heatmap_weight >= 0, 0 < floor < 1; got {beta}, {heatmap_weight}, {floor}"
+            )
         self.mode = mode
         self.beta = float(beta)
         self.heatmap_weight = float(heatmap_weight)
