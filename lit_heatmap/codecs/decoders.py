@@ -20,8 +20,17 @@ import torch
 from torch import Tensor
 
 from .heatmap2d import Heatmap2D
-from .refine import argmax_2d, argmax_flat, quarter_offset_2d, refine_1d, refine_2d, soft_argmax_1d
+from .refine import FLOOR, argmax_2d, argmax_flat, quarter_offset_2d, refine_1d, refine_2d, soft_argmax_1d
 from .simcc import SimCC
+
+
+def _fit_window(name: str, kernel_size: int, floor: float) -> tuple[int, float]:
+    """Validated ``(kernel_size, floor)`` of a decoder that fits a log-parabola in a window."""
+    if int(kernel_size) != kernel_size or kernel_size < 3 or kernel_size % 2 == 0:
+        raise ValueError(f"{name}: kernel_size must be an odd int >= 3, got {kernel_size!r}")
+    if not 0.0 <= floor < 1.0:
+        raise ValueError(f"{name}: floor must be in [0, 1), got {floor!r}")
+    return int(kernel_size), float(floor)
 
 
 class Decoder:
@@ -145,13 +154,8 @@ class DarkDecoder(Decoder):
     that is not concave keeps the integer maximum.  Not differentiable (use SoftArgmaxDecoder).
     """
 
-    def __init__(self, kernel_size: int = 11, floor: float = 1e-3) -> None:
-        if int(kernel_size) != kernel_size or kernel_size < 3 or kernel_size % 2 == 0:
-            raise ValueError(f"DarkDecoder: kernel_size must be an odd int >= 3, got {kernel_size!r}")
-        if not 0.0 <= floor < 1.0:
-            raise ValueError(f"DarkDecoder: floor must be in [0, 1), got {floor!r}")
-        self.kernel_size = int(kernel_size)
-        self.floor = float(floor)
+    def __init__(self, kernel_size: int = 11, floor: float = FLOOR) -> None:
+        self.kernel_size, self.floor = _fit_window(type(self).__name__, kernel_size, floor)
 
     def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
         return refine_2d(maps.detach(), ix, iy, self.kernel_size // 2, sigma, self.floor)
@@ -210,13 +214,8 @@ class MarginalDecoder(Decoder):
 
     supports_1d = False
 
-    def __init__(self, kernel_size: int = 11, floor: float = 1e-3) -> None:
-        if int(kernel_size) != kernel_size or kernel_size < 3 or kernel_size % 2 == 0:
-            raise ValueError(f"MarginalDecoder: kernel_size must be an odd int >= 3, got {kernel_size!r}")
-        if not 0.0 <= floor < 1.0:
-            raise ValueError(f"MarginalDecoder: floor must be in [0, 1), got {floor!r}")
-        self.kernel_size = int(kernel_size)
-        self.floor = float(floor)
+    def __init__(self, kernel_size: int = 11, floor: float = FLOOR) -> None:
+        self.kernel_size, self.floor = _fit_window(type(self).__name__, kernel_size, floor)
 
     def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
         maps = maps.detach()

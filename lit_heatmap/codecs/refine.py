@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 TINY = 1e-12
+FLOOR = 1e-3  # default: samples below FLOOR * max are raised to it before the log
 
 
 def _block_size(length: int) -> int:
@@ -121,7 +122,7 @@ def _radius(radius: int, *sizes: int) -> int:
 
 
 def refine_2d(
-    maps: Tensor, ix: Tensor, iy: Tensor, radius: int, sigma: float, floor: float = 1e-3
+    maps: Tensor, ix: Tensor, iy: Tensor, radius: int, sigma: float, floor: float = FLOOR
 ) -> tuple[Tensor, Tensor]:
     """Sub-pixel peak of maps (N, h, w) around integer (ix, iy) (N,) -> x (N,), y (N,) map px.
 
@@ -158,7 +159,7 @@ def refine_1d(
     idx: Tensor,
     radius: int,
     sigma: float,
-    floor: float = 1e-3,
+    floor: float = FLOOR,
     max_shift: float | None = None,
 ) -> Tensor:
     """Sub-bin peak of vectors (N, L) around integer idx (N,) -> (N,) in bins (same window and

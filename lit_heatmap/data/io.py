@@ -59,11 +59,12 @@ def read_image(path: str | Path, reduce: int = 1) -> np.ndarray:
         raise ImageReadError(f"cannot read image file {path}: {err}") from err
     if data.size == 0:
         raise ImageReadError(f"image file {path} is empty")
-    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:].tobytes():
+    is_jpeg = data[:2].tobytes() == b"\xff\xd8"
+    if is_jpeg and b"\xff\xd9" not in data[-1024:].tobytes():
         raise ImageReadError(f"image file {path} is a truncated JPEG (no end-of-image marker)")
     if reduce not in (1, 2, 4, 8):
         raise ValueError(f"read_image: reduce must be 1, 2, 4 or 8, got {reduce}")
-    jpeg_rgb = reduce == 1 and _JPEG_RGB is not None and data[:2].tobytes() == b"\xff\xd8"
+    jpeg_rgb = is_jpeg and reduce == 1 and _JPEG_RGB is not None
     img = cv2.imdecode(data, _JPEG_RGB if jpeg_rgb else _FLAGS if reduce == 1 else _REDUCED[reduce])
     if img is None or img.size == 0:
         raise ImageReadError(f"image file {path} is corrupt or not an image OpenCV can decode")
