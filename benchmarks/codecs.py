@@ -95,7 +95,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="timing passes; each batch's best is kept")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="torch CPU threads (default 1: reproducible per-keypoint costs; 0 = torch's default)",
     )
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -164,8 +166,16 @@ def main() -> None:
 
     result = {
         "settings": {
-            "input": INPUT, "heatmap": HEATMAP, "sigma": SIGMA, "simcc_r": SIMCC_R, "simcc_sigma": SIMCC_SIGMA,
-            "n": args.n, "B": B, "K": K, "noise": NOISE, "torch_threads": torch.get_num_threads(),
+            "input": INPUT,
+            "heatmap": HEATMAP,
+            "sigma": SIGMA,
+            "simcc_r": SIMCC_R,
+            "simcc_sigma": SIMCC_SIGMA,
+            "n": args.n,
+            "B": B,
+            "K": K,
+            "noise": NOISE,
+            "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
         },
         "rows": rows,

@@ -13,7 +13,7 @@ What is timed (issue 5's Acceptance section):
   ``cv2.imread`` + one ``cv2.warpAffine`` to the same input size + ``torch.from_numpy``.
 - ``synthetic``: the default Synthetic training set (rendering included), same loader settings.
 
-Images: the real COCO sample of ``../shared/data/coco/val2017`` when present, plus ``--images``
+Images: the real COCO sample (``$LIT_HEATMAP_SAMPLES/coco/val2017``, see README "Tests") when present, plus ``--images``
 generated JPEGs of COCO size (640 x 480, quality 90, photo-like smooth texture and edges), written
 to a temporary folder. One instance per image, boxes 30-70 % of the image. Throughput is
 samples / s after one warm-up batch, best of ``--repeats`` passes; ratio = pipeline / limit.
@@ -39,10 +39,10 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from lit_heatmap.data import CocoFormat, KeypointDataModule, Synthetic, collate  # noqa: E402
-from lit_heatmap.data.meta import COCO_KEYPOINT_NAMES, COCO_SKELETON  # noqa: E402
-from lit_heatmap.data.transforms import bbox_to_center_size, crop_matrix  # noqa: E402
+from lit_heatmap.data.geometry import bbox_to_center_size, crop_matrix  # noqa: E402
+from lit_heatmap.facts import COCO_KEYPOINT_NAMES, COCO_SKELETON  # noqa: E402
 
-SHARED_COCO = REPO.parent / "shared" / "data" / "coco" / "val2017"
+SHARED_COCO = Path(os.environ.get("LIT_HEATMAP_SAMPLES", REPO.parent / "shared" / "data")) / "coco" / "val2017"
 INPUT = (192, 256)
 
 
@@ -54,8 +54,13 @@ def make_images(folder: Path, n: int, seed: int = 0) -> list[Path]:
         base = cv2.resize(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8), (640, 480), interpolation=cv2.INTER_CUBIC)
         for _ in range(20):
             p1, p2 = rng.integers(0, [640, 480], 2), rng.integers(0, [640, 480], 2)
-            cv2.rectangle(base, tuple(int(v) for v in p1), tuple(int(v) for v in p2),
-                          tuple(int(c) for c in rng.integers(0, 255, 3)), int(rng.integers(-1, 4)))  # fmt: skip
+            cv2.rectangle(
+                base,
+                tuple(int(v) for v in p1),
+                tuple(int(v) for v in p2),
+                tuple(int(c) for c in rng.integers(0, 255, 3)),
+                int(rng.integers(-1, 4)),
+            )
         img = np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
         path = folder / f"{i:06d}.jpg"
         cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -74,10 +79,24 @@ def write_annotations(folder: Path, images: list[Path], seed: int = 0) -> Path:
         x0, y0 = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
         kps = np.stack([rng.uniform(x0, x0 + bw, 17), rng.uniform(y0, y0 + bh, 17), np.full(17, 2)], 1)
         imgs.append({"id": i, "file_name": os.path.relpath(path, folder), "width": w, "height": h})
-        anns.append({"id": i, "image_id": i, "category_id": 1, "iscrowd": 0, "num_keypoints": 17,
-                     "keypoints": kps.ravel().tolist(), "bbox": [x0, y0, bw, bh], "area": bw * bh})  # fmt: skip
-    cat = {"id": 1, "name": "person", "keypoints": COCO_KEYPOINT_NAMES,
-           "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON]}  # fmt: skip
+        anns.append(
+            {
+                "id": i,
+                "image_id": i,
+                "category_id": 1,
+                "iscrowd": 0,
+                "num_keypoints": 17,
+                "keypoints": kps.ravel().tolist(),
+                "bbox": [x0, y0, bw, bh],
+                "area": bw * bh,
+            }
+        )
+    cat = {
+        "id": 1,
+        "name": "person",
+        "keypoints": COCO_KEYPOINT_NAMES,
+        "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON],
+    }
     ann = folder / "bench.json"
     ann.write_text(json.dumps({"images": imgs, "annotations": anns, "categories": [cat]}))
     return ann
@@ -118,8 +137,15 @@ def throughput(ds: Dataset, n: int, workers: int, batch_size: int, repeats: int)
     best = 0.0
     data = Repeat(ds, n + batch_size)
     for _ in range(repeats):
-        loader = DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=workers, collate_fn=collate,
-                            drop_last=True, persistent_workers=False)  # fmt: skip
+        loader = DataLoader(
+            data,
+            batch_size=batch_size,
+            shuffle=True,
+            num_workers=workers,
+            collate_fn=collate,
+            drop_last=True,
+            persistent_workers=False,
+        )
         it = iter(loader)
         next(it)
         t0, count = time.perf_counter(), 0
@@ -136,7 +162,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--images", type=int, default=48, help="generated COCO-size JPEGs")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--no-real", action="store_true", help="skip ../shared/data/coco images")
+    ap.add_argument("--no-real", action="store_true", help="skip the real COCO sample images")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -161,8 +187,15 @@ def main() -> None:
         }
 
     result = {
-        "settings": {"input_size": INPUT, "workers": args.workers, "batch_size": args.batch_size, "n": args.n,
-                     "generated_images": args.images, "real_images": len(real), "repeats": args.repeats},  # fmt: skip
+        "settings": {
+            "input_size": INPUT,
+            "workers": args.workers,
+            "batch_size": args.batch_size,
+            "n": args.n,
+            "generated_images": args.images,
+            "real_images": len(real),
+            "repeats": args.repeats,
+        },
         "samples_per_s": {name: round(v, 1) for name, v in rows},
         "samples_per_s_single_process": {k: round(v, 1) for k, v in single.items()},
         "ratio_pipeline_over_limit": round(rows[0][1] / rows[1][1], 3),
@@ -171,8 +204,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"data pipeline throughput, input {INPUT[0]}x{INPUT[1]}, {args.workers} workers, batch {args.batch_size}, "
-          f"{args.images} generated 640x480 JPEGs + {len(real)} real COCO images")  # fmt: skip
+    print(
+        f"data pipeline throughput, input {INPUT[0]}x{INPUT[1]}, {args.workers} workers, batch {args.batch_size}, "
+        f"{args.images} generated 640x480 JPEGs + {len(real)} real COCO images"
+    )
     print(f"{'loader':<12}{'samples/s':>12}{'1 process':>12}")
     for name, v in rows:
         one = single.get(name)

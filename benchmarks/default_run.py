@@ -103,10 +103,15 @@ def main() -> None:
         return
     print("| command | wall time | val PCK@0.05 (final) | best | val EPE (px) | epochs | goal met |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| `{result['command']}` | {result['wall_s']:.0f} s | {result['val_PCK@0.05']:.4f} | "
-          f"{result['val_PCK@0.05_best']:.4f} | {result['val_EPE_px']:.2f} | {result['epochs']:.0f} | {result['goal_met']} |")
-    print(f"\nmachine: {result['cpu']}, {result['cpu_count']} CPUs, 1-min load average before the run "
-          f"{result['load_avg_1min_before']}")
+    print(
+        f"| `{result['command']}` | {result['wall_s']:.0f} s | {result['val_PCK@0.05']:.4f} | "
+        f"{result['val_PCK@0.05_best']:.4f} | {result['val_EPE_px']:.2f} | {result['epochs']:.0f} | "
+        f"{result['goal_met']} |"
+    )
+    print(
+        f"\nmachine: {result['cpu']}, {result['cpu_count']} CPUs, 1-min load average before the run "
+        f"{result['load_avg_1min_before']}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from lit_heatmap.codecs import DarkDecoder, Heatmap2D, Hybrid, HybridDecoder, SimCC, SoftArgmaxDecoder  # noqa: E402
+from lit_heatmap.codecs import (  # noqa: E402
+    DarkDecoder,
+    Heatmap2D,
+    Hybrid,
+    HybridDecoder,
+    SimCC,
+    SoftArgmaxDecoder,
+)
 from lit_heatmap.data import Synthetic  # noqa: E402
 from lit_heatmap.models import (  # noqa: E402
     Backbone,
@@ -60,12 +67,19 @@ def variants(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
     simcc_opts = {"in_index": args.simcc_in_index}
     return {
         "2d": (P(DeconvHeatmapHead, deconv_channels=args.channels), hm, {"dark": DarkDecoder()}, KeypointMSELoss()),
-        "simcc": (P(SimCCHead, **simcc_opts), sc, {"soft_argmax": SoftArgmaxDecoder(beta=10.0, window=int(3 * args.sigma_simcc) + 1)}, KLDiscreteLoss()),
-        "hybrid": (
-            P(HybridHead, heatmap={"deconv_channels": args.channels}, simcc=simcc_opts), Hybrid(hm, sc),
-            {m: HybridDecoder(mode=m) for m in ("product", "heatmap", "simcc")}, HybridLoss(heatmap_weight=args.heatmap_weight),
+        "simcc": (
+            P(SimCCHead, **simcc_opts),
+            sc,
+            {"soft_argmax": SoftArgmaxDecoder(beta=10.0, window=int(3 * args.sigma_simcc) + 1)},
+            KLDiscreteLoss(),
         ),
-    }  # fmt: skip
+        "hybrid": (
+            P(HybridHead, heatmap={"deconv_channels": args.channels}, simcc=simcc_opts),
+            Hybrid(hm, sc),
+            {m: HybridDecoder(mode=m) for m in ("product", "heatmap", "simcc")},
+            HybridLoss(heatmap_weight=args.heatmap_weight),
+        ),
+    }
 
 
 def train(model: HeatmapModule, data: dict[str, torch.Tensor], steps: int, batch_size: int, seed: int) -> float:
@@ -144,32 +158,62 @@ def main(argv: list[str] | None = None) -> dict:
     for seed in args.seeds:
         for name, (head, enc, decoders, loss) in variants(args).items():
             torch.manual_seed(seed)
-            model = HeatmapModule(P(Backbone, name=args.backbone), head, enc, next(iter(decoders.values())), loss,
-                                  14, P(torch.optim.Adam, lr=args.lr))  # fmt: skip
+            model = HeatmapModule(
+                P(Backbone, name=args.backbone),
+                head,
+                enc,
+                next(iter(decoders.values())),
+                loss,
+                14,
+                P(torch.optim.Adam, lr=args.lr),
+            )
             secs = train(model, train_data, args.steps, args.batch_size, seed)
             for dec_name, dec in decoders.items():
                 r = evaluate(model, dec, val_data, args.threshold)
                 rows.append({"model": name, "decoder": dec_name, "seed": seed, "train_s": secs, **r})
                 if not args.json:
-                    print(f"  seed {seed} {name:6s} {dec_name:11s} PCK occluded {r['pck_occluded']:.3f} visible "
-                          f"{r['pck_visible']:.3f} all {r['pck_all']:.3f} ({secs:.0f}s)", file=sys.stderr, flush=True)  # fmt: skip
+                    print(
+                        f"  seed {seed} {name:6s} {dec_name:11s} PCK occluded {r['pck_occluded']:.3f} visible "
+                        f"{r['pck_visible']:.3f} all {r['pck_all']:.3f} ({secs:.0f}s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     result = {"config": {k: v for k, v in vars(args).items() if k != "json"}, "rows": rows}
     if args.json:
         print(json.dumps(result, indent=2))
         return result
     first = rows[0]
-    print(f"\nPCK@{args.threshold} on synthetic val ({args.val_samples} images, all with an occluder; "
-          f"{first['n_occluded']} occluded / {first['n_visible']} visible keypoints), {args.backbone} at "
-          f"{size[0]}x{size[1]}, {args.steps} steps x batch {args.batch_size}, mean over seeds {args.seeds}")  # fmt: skip
+    print(
+        f"\nPCK@{args.threshold} on synthetic val ({args.val_samples} images, all with an occluder; "
+        f"{first['n_occluded']} occluded / {first['n_visible']} visible keypoints), {args.backbone} at "
+        f"{size[0]}x{size[1]}, {args.steps} steps x batch {args.batch_size}, mean over seeds {args.seeds}"
+    )
     t2 = f"{2 * args.threshold:g}"
-    print(f"| model | decoder | PCK occluded | PCK visible | PCK all | PCK@{t2} occluded | PCK@{t2} visible | err occluded (px) | err visible (px) |")
+    print(
+        f"| model | decoder | PCK occluded | PCK visible | PCK all | PCK@{t2} occluded | PCK@{t2} visible | "
+        "err occluded (px) | err visible (px) |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     keys = list(dict.fromkeys((r["model"], r["decoder"]) for r in rows))
     for m, d in keys:
         sel = [r for r in rows if r["model"] == m and r["decoder"] == d]
-        avg = {k: sum(r[k] for r in sel) / len(sel) for k in ("pck_occluded", "pck_visible", "pck_all", "pck2_occluded", "pck2_visible", "err_occluded", "err_visible")}
-        print(f"| {m} | {d} | {avg['pck_occluded']:.3f} | {avg['pck_visible']:.3f} | {avg['pck_all']:.3f} | "
-              f"{avg['pck2_occluded']:.3f} | {avg['pck2_visible']:.3f} | {avg['err_occluded']:.2f} | {avg['err_visible']:.2f} |")  # fmt: skip
+        avg = {
+            k: sum(r[k] for r in sel) / len(sel)
+            for k in (
+                "pck_occluded",
+                "pck_visible",
+                "pck_all",
+                "pck2_occluded",
+                "pck2_visible",
+                "err_occluded",
+                "err_visible",
+            )
+        }
+        print(
+            f"| {m} | {d} | {avg['pck_occluded']:.3f} | {avg['pck_visible']:.3f} | {avg['pck_all']:.3f} | "
+            f"{avg['pck2_occluded']:.3f} | {avg['pck2_visible']:.3f} | {avg['err_occluded']:.2f} | "
+            f"{avg['err_visible']:.2f} |"
+        )
     return result
 
 

@@ -23,7 +23,10 @@ import torch
 
 from lit_heatmap.metrics import KeypointAP
 
-SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0
+SIGMAS = (
+    np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89])
+    / 10.0
+)
 KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
 
@@ -44,9 +47,18 @@ def make_data(n_images: int, n_dets: int, seed: int = 0) -> tuple[dict, list[dic
             xs, ys = x0 + rng.random(k) * w, y0 + rng.random(k) * h
             kp = np.stack([np.where(lab, xs, 0), np.where(lab, ys, 0), np.where(lab, 2, 0)], 1)
             area = float(w * h * 0.6)
-            anns.append({"id": len(anns) + 1, "image_id": img, "category_id": 1, "iscrowd": int(crowd),
-                         "keypoints": kp.reshape(-1).tolist(), "num_keypoints": int(lab.sum()), "area": area,
-                         "bbox": [x0, y0, w, h]})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": img,
+                    "category_id": 1,
+                    "iscrowd": int(crowd),
+                    "keypoints": kp.reshape(-1).tolist(),
+                    "num_keypoints": int(lab.sum()),
+                    "area": area,
+                    "bbox": [x0, y0, w, h],
+                }
+            )
             people.append((xs, ys, area, x0, y0, w, h))
         for j in range(n_dets):
             if j < 1.5 * len(people):
@@ -73,12 +85,24 @@ def to_dicts(gt: dict, dets: list[dict]) -> tuple[list[dict], list[dict]]:
     for d in dets:
         by_dt.setdefault(d["image_id"], []).append(d)
     f64 = torch.float64
-    targets = [{"image_id": i, "keypoints": torch.tensor([a["keypoints"] for a in v], dtype=f64).reshape(-1, 17, 3),
-                "area": torch.tensor([a["area"] for a in v], dtype=f64),
-                "bbox": torch.tensor([a["bbox"] for a in v], dtype=f64),
-                "iscrowd": torch.tensor([a["iscrowd"] for a in v])} for i, v in by_gt.items()]
-    preds = [{"image_id": i, "keypoints": torch.tensor([d["keypoints"] for d in v], dtype=f64).reshape(-1, 17, 3),
-              "scores": torch.tensor([d["score"] for d in v], dtype=f64)} for i, v in by_dt.items()]
+    targets = [
+        {
+            "image_id": i,
+            "keypoints": torch.tensor([a["keypoints"] for a in v], dtype=f64).reshape(-1, 17, 3),
+            "area": torch.tensor([a["area"] for a in v], dtype=f64),
+            "bbox": torch.tensor([a["bbox"] for a in v], dtype=f64),
+            "iscrowd": torch.tensor([a["iscrowd"] for a in v]),
+        }
+        for i, v in by_gt.items()
+    ]
+    preds = [
+        {
+            "image_id": i,
+            "keypoints": torch.tensor([d["keypoints"] for d in v], dtype=f64).reshape(-1, 17, 3),
+            "scores": torch.tensor([d["score"] for d in v], dtype=f64),
+        }
+        for i, v in by_dt.items()
+    ]
     return preds, targets
 
 
@@ -126,22 +150,32 @@ def main() -> None:
     ours, t_ours, t_compute = run_ours(preds, targets)
     max_diff = float(np.abs(ref - ours).max())
     result = {
-        "images": args.images, "detections": len(dets), "gt_instances": len(gt["annotations"]),
-        "torch_threads": args.threads, "pycocotools_s": t_coco, "keypoint_ap_s": t_ours,
-        "keypoint_ap_compute_s": t_compute, "speedup": t_coco / t_ours, "max_abs_diff": max_diff,
+        "images": args.images,
+        "detections": len(dets),
+        "gt_instances": len(gt["annotations"]),
+        "torch_threads": args.threads,
+        "pycocotools_s": t_coco,
+        "keypoint_ap_s": t_ours,
+        "keypoint_ap_compute_s": t_compute,
+        "speedup": t_coco / t_ours,
+        "max_abs_diff": max_diff,
         "AP": float(ours[0]),
     }
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{args.images} images, {len(dets)} detections, {len(gt['annotations'])} GT instances, "
-          f"torch threads={args.threads}")
+    print(
+        f"{args.images} images, {len(dets)} detections, {len(gt['annotations'])} GT instances, "
+        f"torch threads={args.threads}"
+    )
     print(f"{'evaluator':<34}{'time [s]':>10}")
     print(f"{'pycocotools (loadRes+eval+acc)':<34}{t_coco:>10.3f}")
     print(f"{'KeypointAP (update+compute)':<34}{t_ours:>10.3f}")
     print(f"{'  of which compute()':<34}{t_compute:>10.3f}")
-    print(f"speed-up (pycocotools / KeypointAP): {t_coco / t_ours:.1f}x   AP={ours[0]:.4f}   "
-          f"max |diff| over the 10 numbers: {max_diff:.2e}")
+    print(
+        f"speed-up (pycocotools / KeypointAP): {t_coco / t_ours:.1f}x   AP={ours[0]:.4f}   "
+        f"max |diff| over the 10 numbers: {max_diff:.2e}"
+    )
     if max_diff > 1e-6:
         raise SystemExit("KeypointAP disagrees with pycocotools")
 

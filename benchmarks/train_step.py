@@ -34,13 +34,19 @@ from lit_heatmap.module import HeatmapModule  # noqa: E402
 
 
 def make_batches(n: int, batch_size: int, size: tuple[int, int], k: int, seed: int = 0) -> list[dict]:
-    """``n`` CONTRACT-style training batches (random images, keypoints inside the input)."""
+    """``n`` batch-contract training batches (random images, keypoints inside the input)."""
     g = torch.Generator().manual_seed(seed)
     w, h = size
     out = []
     for _ in range(n):
         kps = torch.rand(batch_size, k, 2, generator=g) * torch.tensor([w - 1.0, h - 1.0])
-        out.append({"image": torch.randn(batch_size, 3, h, w, generator=g), "keypoints": kps, "visibility": torch.ones(batch_size, k)})
+        out.append(
+            {
+                "image": torch.randn(batch_size, 3, h, w, generator=g),
+                "keypoints": kps,
+                "visibility": torch.ones(batch_size, k),
+            }
+        )
     return out
 
 
@@ -93,10 +99,17 @@ def lightning_loop(model: HeatmapModule, batches: list[dict], warmup: int) -> fl
     timer = _Timer(warmup)
     loader = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False)
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        callbacks=[timer], log_every_n_steps=50,
-    )  # fmt: skip
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=[timer],
+        log_every_n_steps=50,
+    )
     trainer.fit(model, train_dataloaders=loader)
     return timer.end - timer.start
 
@@ -130,19 +143,32 @@ def main(argv: list[str] | None = None) -> dict:
             times[mode].append(fn(model, batches, args.warmup))
     images = args.steps * args.batch_size
     # best of the repeats (as timeit): noise from other processes only ever adds time; the median is shown too
-    res = {m: {"images_per_s": images / min(t), "ms_per_step": 1000 * min(t) / args.steps,
-               "median_images_per_s": images / statistics.median(t), "runs_s": t} for m, t in times.items()}  # fmt: skip
+    res = {
+        m: {
+            "images_per_s": images / min(t),
+            "ms_per_step": 1000 * min(t) / args.steps,
+            "median_images_per_s": images / statistics.median(t),
+            "runs_s": t,
+        }
+        for m, t in times.items()
+    }
     overhead = 100.0 * (res["bare"]["images_per_s"] / res["lightning"]["images_per_s"] - 1.0)
     result = {
         "config": {k: v for k, v in vars(args).items() if k != "json"} | {"torch_threads": torch.get_num_threads()},
-        "bare": res["bare"], "lightning": res["lightning"], "overhead_percent": overhead, "goal_percent": 5.0,
-    }  # fmt: skip
+        "bare": res["bare"],
+        "lightning": res["lightning"],
+        "overhead_percent": overhead,
+        "goal_percent": 5.0,
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return result
-    print(f"HeatmapModule training throughput: {args.backbone} + deconv head, input {args.size[0]}x{args.size[1]}, "
-          f"batch {args.batch_size}, K={args.keypoints}, {args.steps} timed steps, best of {args.repeats} alternating runs, "
-          f"{torch.get_num_threads()} threads")  # fmt: skip
+    print(
+        f"HeatmapModule training throughput: {args.backbone} + deconv head, input {args.size[0]}x{args.size[1]}, "
+        f"batch {args.batch_size}, K={args.keypoints}, {args.steps} timed steps, "
+        f"best of {args.repeats} alternating runs, "
+        f"{torch.get_num_threads()} threads"
+    )
     print("| loop | images/s (best) | ms/step (best) | images/s (median) |\n|---|---:|---:|---:|")
     for m in ("bare", "lightning"):
         r = res[m]

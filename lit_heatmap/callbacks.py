@@ -1,8 +1,7 @@
-"""Lightning callbacks of the app: keypoint image panels for W&B / TensorBoard, dataset meta in checkpoints."""
+"""Lightning callbacks of the app: keypoint image panels for W&B / TensorBoard."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import lightning as L
@@ -14,11 +13,11 @@ from lit_heatmap import visualize
 
 
 def decode_batch(pl_module: L.LightningModule, images: Tensor) -> tuple[Any, Tensor, Tensor]:
-    """Runs the model on ``images (B,3,H,W)`` and decodes: ``(raw output, keypoints (B,K,2) input px,
+    """Runs the model on uint8 ``images (B,3,H,W)`` and decodes: ``(raw output, keypoints (B,K,2) input px,
     scores (B,K))``."""
     with torch.no_grad():
         output = pl_module(images.to(pl_module.device))
-        keypoints, scores = pl_module.decoder.decode(output, pl_module.encoding)
+        keypoints, scores = pl_module.decode(output)
     return output, keypoints.float().cpu(), scores.float().cpu()
 
 
@@ -37,8 +36,9 @@ class KeypointImageLogger(L.Callback):
         score_threshold: predicted keypoints below this score are not drawn.
     """
 
-    def __init__(self, num_images: int = 8, num_heatmaps: int = 2, every_n_epochs: int = 1,
-                 score_threshold: float = 0.0) -> None:  # fmt: skip
+    def __init__(
+        self, num_images: int = 8, num_heatmaps: int = 2, every_n_epochs: int = 1, score_threshold: float = 0.0
+    ) -> None:
         super().__init__()
         self.num_images = int(num_images)
         self.num_heatmaps = int(num_heatmaps)
@@ -53,8 +53,15 @@ class KeypointImageLogger(L.Callback):
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._batch = None
 
-    def on_validation_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
-                                batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:  # fmt: skip
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
         if self._batch is not None or dataloader_idx != 0 or not trainer.is_global_zero:
             return
         if trainer.sanity_checking or not self._image_loggers(trainer):
@@ -66,49 +73,47 @@ class KeypointImageLogger(L.Callback):
         if self._batch is None or trainer.current_epoch % self.every_n_epochs != 0:
             return
         batch, self._batch = self._batch, None
-        overlays, heatmaps = self.render(pl_module, batch, self._skeleton(trainer))
+        overlays, heatmaps = self.render(pl_module, batch, pl_module.meta.get("skeleton"))
         step = trainer.global_step
         for lg in self._image_loggers(trainer):
             if isinstance(lg, WandbLogger):
-                lg.log_image(key="val/overlays", images=overlays, step=step,
-                             caption=[f"sample {i}: GT green, prediction red" for i in range(len(overlays))])
+                lg.log_image(
+                    key="val/overlays",
+                    images=overlays,
+                    step=step,
+                    caption=[f"sample {i}: GT green, prediction red" for i in range(len(overlays))],
+                )
                 if heatmaps:
-                    lg.log_image(key="val/heatmaps", images=heatmaps, step=step,
-                                 caption=[f"sample {i}: max over keypoints" for i in range(len(heatmaps))])
+                    lg.log_image(
+                        key="val/heatmaps",
+                        images=heatmaps,
+                        step=step,
+                        caption=[f"sample {i}: max over keypoints" for i in range(len(heatmaps))],
+                    )
             else:
                 lg.experiment.add_image("val/overlays", visualize.image_grid(overlays), step, dataformats="HWC")
                 if heatmaps:
                     lg.experiment.add_image("val/heatmaps", visualize.image_grid(heatmaps), step, dataformats="HWC")
 
-    @staticmethod
-    def _skeleton(trainer: L.Trainer) -> list[tuple[int, int]] | None:
-        meta = getattr(getattr(trainer, "datamodule", None), "meta", None)
-        return list(meta.skeleton) if meta is not None else None
-
-    def render(self, pl_module: L.LightningModule, batch: dict[str, Tensor],
-               skeleton: list[tuple[int, int]] | None = None) -> tuple[list, list]:  # fmt: skip
+    def render(
+        self, pl_module: L.LightningModule, batch: dict[str, Tensor], skeleton: list[tuple[int, int]] | None = None
+    ) -> tuple[list, list]:
         """Overlay and heatmap images (``(H, W, 3)`` uint8 lists) for a batch of input images."""
         output, keypoints, scores = decode_batch(pl_module, batch["image"])
         maps = visualize.output_heatmaps(output).float().cpu()
         overlays, heatmaps = [], []
         for i in range(batch["image"].shape[0]):
-            img = visualize.denormalize(batch["image"][i])
-            overlays.append(visualize.overlay_prediction(
-                img, keypoints[i], batch["keypoints"][i], batch["visibility"][i],
-                scores[i] > self.score_threshold, skeleton))  # fmt: skip
+            img = visualize.to_rgb(batch["image"][i])
+            overlays.append(
+                visualize.overlay_prediction(
+                    img,
+                    keypoints[i],
+                    batch["keypoints"][i],
+                    batch["visibility"][i],
+                    scores[i] > self.score_threshold,
+                    skeleton,
+                )
+            )
             if i < self.num_heatmaps:
                 heatmaps.append(visualize.heatmap_image(maps[i], visualize.upscale(img)[0]))
         return overlays, heatmaps
-
-
-class DatasetMetaInCheckpoint(L.Callback):
-    """Stores the dataset meta (keypoint names, skeleton, flip pairs, sigmas, input size) in every
-    checkpoint under ``"dataset_meta"``, so ``lit-heatmap-predict`` can draw skeletons without the
-    dataset."""
-
-    def __init__(self, meta: Any) -> None:
-        super().__init__()
-        self.meta = dataclasses.asdict(meta) if dataclasses.is_dataclass(meta) else dict(meta)
-
-    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        checkpoint["dataset_meta"] = self.meta

@@ -24,10 +24,6 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from lit_heatmap import utils
-from lit_heatmap.callbacks import DatasetMetaInCheckpoint
-
-# the config tree is installed as the package `lit_heatmap.conf` (repo folder conf/)
-CONFIG_PATH = "pkg://lit_heatmap.conf"
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
@@ -53,18 +49,25 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         datamodule = hydra.utils.instantiate(cfg.dataset.datamodule)
         meta = datamodule.meta
         model = utils.build_model(cfg, meta)
+        utils.attach_ground_truth(model, datamodule, ("val", "test") if cfg.get("test") else ("val",))
+        _print_summary(datamodule)
 
         callbacks = utils.instantiate_callbacks(cfg.get("callbacks"))
-        callbacks.append(DatasetMetaInCheckpoint(meta))
         loggers = utils.instantiate_loggers(cfg.get("logger"))
         trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-        objects = {"cfg": cfg, "datamodule": datamodule, "model": model, "callbacks": callbacks,
-                   "loggers": loggers, "trainer": trainer, "meta": meta}  # fmt: skip
+        objects = {
+            "cfg": cfg,
+            "datamodule": datamodule,
+            "model": model,
+            "callbacks": callbacks,
+            "loggers": loggers,
+            "trainer": trainer,
+            "meta": meta,
+        }
         utils.log_hyperparameters(cfg, loggers, model)
 
         if cfg.get("train", True):
-            # checkpoints hold the module's pickled partials and codec objects: weights_only=False
-            trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
+            trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
 
         ckpt_cb = trainer.checkpoint_callback
@@ -74,7 +77,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             metrics[f"{ckpt_cb.monitor}/best"] = float(best_score)
 
         if cfg.get("test"):
-            trainer.test(model=model, datamodule=datamodule, ckpt_path=best_path or None, weights_only=False)
+            trainer.test(model=model, datamodule=datamodule, ckpt_path=best_path or None)
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1})
 
         objects["best_model_path"] = best_path
@@ -83,6 +86,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     finally:
         # multirun: every job gets its own W&B run
         utils.close_loggers()
+
+
+@rank_zero_only
+def _print_summary(datamodule: L.LightningDataModule) -> None:
+    """The dataset as the run sees it: K, names, flip pairs or "flip off", frames per split, input size, skips."""
+    print(datamodule.summary(), flush=True)
 
 
 @rank_zero_only
@@ -119,7 +128,7 @@ def _is_multirun() -> bool:
     return str(HydraConfig.get().mode) == "RunMode.MULTIRUN"
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
+@hydra.main(version_base="1.3", config_path=utils.CONFIG_PATH, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Console script ``lit-heatmap-train``; returns the optimised metric (for sweepers)."""
     utils.extras(cfg)

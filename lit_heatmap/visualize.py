@@ -14,19 +14,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lit_heatmap.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-
-
 GT_COLOR = (40, 220, 40)  # green
 PRED_COLOR = (230, 40, 40)  # red
 SKELETON_COLOR = (255, 200, 0)
 
 
-def denormalize(image: Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
-    """Network input ``(3, H, W)`` normalised float -> ``(H, W, 3)`` uint8 RGB."""
-    img = image.detach().float().cpu()
-    img = img * torch.tensor(std).view(3, 1, 1) + torch.tensor(mean).view(3, 1, 1)
-    return (img.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy().copy()
+def to_rgb(image: Tensor) -> np.ndarray:
+    """A batch image ``(3, H, W)`` uint8 RGB (the network input) -> ``(H, W, 3)`` uint8 numpy."""
+    return image.detach().cpu().to(torch.uint8).permute(1, 2, 0).numpy().copy()
 
 
 def _points(x: Any) -> np.ndarray:
@@ -145,5 +140,5 @@ def image_grid(images: Sequence[np.ndarray], ncols: int = 4, pad: int = 2) -> np
     for n, img in enumerate(images):
         r, c = divmod(n, ncols)
         img = img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h))
-        grid[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = img
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
     return grid

@@ -14,7 +14,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_SILENT", "true")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# Real-format samples (coco/ and wflw/ in their original layouts, a few images each): the folder named
+# by LIT_HEATMAP_SAMPLES, else shared/data beside the repository (where CI puts it); see README "Tests".
+SHARED_DATA = Path(os.environ.get("LIT_HEATMAP_SAMPLES", REPO_ROOT.parent / "shared" / "data"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,9 +25,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """`../shared/data` (real COCO / WFLW samples); skips the test when it is absent."""
+    """The real-format samples folder (COCO / WFLW); skips the test when it is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real-format samples not found at {SHARED_DATA} (see ../shared/data/README.md)")
+        pytest.skip(f"real-format samples not found at {SHARED_DATA} (set LIT_HEATMAP_SAMPLES; README 'Tests')")
     return SHARED_DATA
 
 

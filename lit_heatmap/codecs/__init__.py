@@ -10,8 +10,9 @@ Conventions
 * Scales.  ``Heatmap2D`` modes ``msra``/``unbiased`` align pixel *areas*:
   ``u = (x + 0.5) * w / W - 0.5``; mode ``udp`` aligns the corner pixel *centres*:
   ``u = x * (w - 1) / (W - 1)`` (both ways -- MMPose 1.3.2 encodes UDP with one scale and decodes
-  with another).  SimCC: ``b = (x + 0.5) * r - 0.5``.  ``to_heatmap``/``to_bins`` and ``to_input``
-  are the only place these live; encode, decode and flip all use them.
+  with another).  SimCC: ``b = (x + 0.5) * r - 0.5``.  Each encoding's ``affine()`` (and SimCC's
+  ``to_bins``) is the only place these live; ``to_heatmap``/``to_bins``/``to_input`` apply them,
+  and encode, decode and flip all use those.
 * Targets have peak value 1; sigma is in heatmap px (2D) or bins (SimCC).  Weight 0 for unlabelled
   keypoints (visibility 0, or non-finite coordinates) and for keypoints whose Gaussian centre is
   more than 3 sigma outside the map's extent (every in-map value < 0.011); partly outside ones
@@ -22,12 +23,25 @@ Conventions
 * Decoders return keypoints (B, K, 2) in input px (float32, clamped to the input extent) and
   scores (B, K): 2D -> the channel's maximum value; SimCC -> min of the x and y maxima.
 * Flip test: :func:`flip_output`; with these geometries it is an exact reversal (no 1-px shift).
+* Compatibility: each encoding class has a ``kind`` (``"heatmap"``, ``"simcc"``, ``"hybrid"``); heads,
+  decoders and losses list the kinds they work with in ``accepts``; :func:`check_compatible` checks a
+  whole combination.  Export: every built-in decoder (``exportable = True``) traces into ONNX /
+  TorchScript graphs with a dynamic batch axis, flip-test included; :func:`check_exportable` refuses
+  the others (:class:`ExportError`).
 
-Names: ``Heatmap2D, SimCC`` (encodings); ``ArgmaxDecoder, QuarterOffsetDecoder, DarkDecoder,
-SoftArgmaxDecoder, MarginalDecoder`` (decoders, base class ``Decoder``); ``flip_output,
-flip_heatmap, flip_simcc, flip_keypoints, flip_shift``.
+Names: ``Heatmap2D, SimCC, Hybrid`` (encodings); ``ArgmaxDecoder, QuarterOffsetDecoder, DarkDecoder,
+SoftArgmaxDecoder, MarginalDecoder, HybridDecoder`` (decoders, base class ``Decoder``); ``flip_output,
+flip_heatmap, flip_simcc, flip_keypoints, flip_shift``; ``KINDS, encoding_kind, check_compatible,
+check_exportable, ExportError``.
 """
 
+from .compat import (
+    KINDS,
+    ExportError,
+    check_compatible,
+    check_exportable,
+    encoding_kind,
+)
 from .decoders import (
     ArgmaxDecoder,
     DarkDecoder,
@@ -42,9 +56,11 @@ from .hybrid import Hybrid, HybridDecoder
 from .simcc import SimCC
 
 __all__ = [
+    "KINDS",
     "ArgmaxDecoder",
     "DarkDecoder",
     "Decoder",
+    "ExportError",
     "Heatmap2D",
     "Hybrid",
     "HybridDecoder",
@@ -52,6 +68,9 @@ __all__ = [
     "QuarterOffsetDecoder",
     "SimCC",
     "SoftArgmaxDecoder",
+    "check_compatible",
+    "check_exportable",
+    "encoding_kind",
     "flip_heatmap",
     "flip_keypoints",
     "flip_output",

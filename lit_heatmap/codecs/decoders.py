@@ -1,8 +1,10 @@
 """Decoders: network outputs -> keypoints (B, K, 2) in input px and scores (B, K).
 
-Every decoder has ``decode(output, encoding)`` and ``check(encoding)``.  `output` is the raw head
-output of that encoding: a tensor (B, K, h, w) for :class:`Heatmap2D`, a tuple (x (B,K,W*r),
-y (B,K,H*r)) for :class:`SimCC`.  Any float dtype is accepted (computed in float32); keypoints and
+Every decoder has ``decode(output, encoding)`` and ``check(encoding)``, and declares the encoding
+kinds it reads (``accepts``, see :mod:`lit_heatmap.codecs.compat`).  `output` is the raw head
+output of that encoding: a tensor (B, K, h, w) for a ``"heatmap"`` encoding (:class:`Heatmap2D`), a
+tuple (x (B,K,W*r), y (B,K,H*r)) for a ``"simcc"`` one (:class:`SimCC`).  Any float dtype is accepted
+(computed in float32); keypoints and
 scores come back as float32.  Keypoints are clamped to the input extent [-0.5, W-0.5] x
 [-0.5, H-0.5] (the contract gives keypoints outside the input visibility 0, so the network is
 never trained to place them there).
@@ -19,8 +21,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .compat import check_compatible
 from .heatmap2d import Heatmap2D
-from .refine import FLOOR, argmax_2d, argmax_flat, quarter_offset_2d, refine_1d, refine_2d, soft_argmax_1d
+from .refine import (
+    FLOOR,
+    argmax_2d,
+    argmax_flat,
+    fit_radius,
+    quarter_offset_2d,
+    refine_1d,
+    refine_2d,
+    soft_argmax_1d,
+)
 from .simcc import SimCC
 
 
@@ -33,16 +45,36 @@ def _fit_window(name: str, kernel_size: int, floor: float) -> tuple[int, float]:
     return int(kernel_size), float(floor)
 
 
+def _shape_error(output: Any, expected: tuple[int, ...]) -> bool:
+    """True when `output` is not a tensor of shape (B, K, *expected).  The sizes are compared in
+    eager mode only: under tracing they are traced values (the example input fixes them anyway)."""
+    if not isinstance(output, Tensor) or output.ndim != 2 + len(expected):
+        return True
+    return not torch.jit.is_tracing() and tuple(output.shape[2:]) != expected
+
+
+def _describe(output: Any) -> str:
+    return str(tuple(output.shape)) if isinstance(output, Tensor) else type(output).__name__
+
+
+def clamp_to_input(xy: Tensor, input_size: tuple[int, int]) -> Tensor:
+    """Keypoints (..., 2) clamped to the input extent [-0.5, W - 0.5] x [-0.5, H - 0.5]."""
+    iw, ih = input_size
+    return torch.stack([xy[..., 0].clamp(-0.5, iw - 0.5), xy[..., 1].clamp(-0.5, ih - 0.5)], dim=-1)
+
+
 class Decoder:
     """Base class: validation, flattening over (B, K), geometry and clamping.
 
-    Subclasses implement ``_decode_2d(maps (N,h,w), ix, iy, sigma) -> (x, y)`` in heatmap px and/or
-    ``_decode_1d(vectors (N,L), idx, sigma) -> (N,)`` in bins; ``sigma`` is the encoding's Gaussian
-    std on that map (heatmap px) or axis (bins).
+    Subclasses implement ``_decode_2d(maps (N,h,w), ix, iy, sigma, size) -> (x, y)`` in heatmap
+    px and/or ``_decode_1d(vectors (N,L), idx, sigma, length) -> (N,)`` in bins; ``sigma`` is the
+    encoding's Gaussian std on that map (heatmap px) or axis (bins), ``size`` = (w, h) and
+    ``length`` = L the map's static size (Python ints), and declare the kinds they read in
+    ``accepts``.  ``exportable`` is False here: a subclass says True once its hooks trace.
     """
 
-    supports_2d = True
-    supports_1d = True
+    accepts: tuple[str, ...] = ("heatmap", "simcc")
+    exportable: bool = False
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -50,75 +82,67 @@ class Decoder:
 
     def check(self, encoding: Any) -> None:
         """Raise ValueError (naming both classes) if this decoder cannot read `encoding`'s output."""
-        ok = (isinstance(encoding, Heatmap2D) and self.supports_2d) or (
-            isinstance(encoding, SimCC) and self.supports_1d
-        )
-        if not ok:
-            kinds = [n for n, s in (("Heatmap2D", self.supports_2d), ("SimCC", self.supports_1d)) if s]
-            raise ValueError(
-                f"{type(self).__name__} cannot decode the output of {type(encoding).__name__}; "
-                f"it decodes {' and '.join(kinds)} outputs"
-            )
+        check_compatible(encoding, decoder=self)
 
     def decode(self, output: Any, encoding: Heatmap2D | SimCC) -> tuple[Tensor, Tensor]:
         """output -> keypoints (B, K, 2) float32 input px, scores (B, K) float32."""
-        self.check(encoding)
-        if isinstance(encoding, Heatmap2D):
+        if check_compatible(encoding, decoder=self) == "heatmap":
             xy, score = self._run_2d(output, encoding)
         else:
             xy, score = self._run_1d(output, encoding)
-        iw, ih = encoding.input_size
-        lo = torch.tensor([-0.5, -0.5], device=xy.device)
-        hi = torch.tensor([iw - 0.5, ih - 0.5], device=xy.device)
-        return torch.maximum(torch.minimum(xy, hi), lo), score
+        return clamp_to_input(xy, encoding.input_size), score
 
     def _run_2d(self, output: Tensor, encoding: Heatmap2D) -> tuple[Tensor, Tensor]:
         w, h = encoding.heatmap_size
-        if not isinstance(output, Tensor) or output.ndim != 4 or tuple(output.shape[-2:]) != (h, w):
-            shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
+        if _shape_error(output, (h, w)):
             raise ValueError(
-                f"{type(self).__name__}: {encoding!r} expects output (B, K, {h}, {w}), got {shape}"
+                f"{type(self).__name__}: {encoding!r} expects output (B, K, {h}, {w}), got {_describe(output)}"
             )
         b, k = output.shape[:2]
-        maps = output.reshape(b * k, h, w).float()
+        maps = output.reshape(-1, h, w).float()
         ix, iy, val = argmax_2d(maps.detach())
-        x, y = self._decode_2d(maps, ix, iy, encoding.sigma)
+        x, y = self._decode_2d(maps, ix, iy, encoding.sigma, (w, h))
         xy = encoding.to_input(torch.stack([x, y], dim=-1))
         return xy.reshape(b, k, 2), val.reshape(b, k)
 
     def _run_1d(self, output: Any, encoding: SimCC) -> tuple[Tensor, Tensor]:
-        sizes = encoding.simcc_size
         if not (isinstance(output, (tuple, list)) and len(output) == 2):
             raise ValueError(f"{type(self).__name__}: {encoding!r} expects output (x, y), got {type(output).__name__}")
         coords, scores = [], []
-        for axis, (vec, n) in enumerate(zip(output, sizes)):
-            if not isinstance(vec, Tensor) or vec.ndim != 3 or vec.shape[-1] != n:
-                shape = tuple(vec.shape) if isinstance(vec, Tensor) else type(vec).__name__
+        for axis, (vec, n) in enumerate(zip(output, encoding.simcc_size)):
+            if _shape_error(vec, (n,)):
                 raise ValueError(
-                    f"{type(self).__name__}: {encoding!r} expects {'xy'[axis]} of shape (B, K, {n}), got {shape}"
+                    f"{type(self).__name__}: {encoding!r} expects {'xy'[axis]} of shape (B, K, {n}), "
+                    f"got {_describe(vec)}"
                 )
-            b, k = vec.shape[:2]
-            flat = vec.reshape(b * k, n).float()
+            flat = vec.reshape(-1, n).float()
             val, idx = argmax_flat(flat.detach())
-            coords.append(self._decode_1d(flat, idx, encoding.sigma[axis]).reshape(b, k))
-            scores.append(val.reshape(b, k))
+            coords.append(self._decode_1d(flat, idx, encoding.sigma[axis], n))
+            scores.append(val)
+        b, k = output[0].shape[:2]
         xy = encoding.to_input(torch.stack(coords, dim=-1))
-        return xy, torch.minimum(scores[0], scores[1])
+        return xy.reshape(b, k, 2), torch.minimum(scores[0], scores[1]).reshape(b, k)
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
+    def _decode_2d(
+        self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float, size: tuple[int, int]
+    ) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
-    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float) -> Tensor:
+    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float, length: int) -> Tensor:
         raise NotImplementedError
 
 
 class ArgmaxDecoder(Decoder):
     """Integer argmax (2D pixel or 1D bin).  Quantisation error up to half a heatmap pixel / bin."""
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
+    exportable = True
+
+    def _decode_2d(
+        self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float, size: tuple[int, int]
+    ) -> tuple[Tensor, Tensor]:
         return ix.float(), iy.float()
 
-    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float) -> Tensor:
+    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float, length: int) -> Tensor:
         return idx.float()
 
 
@@ -126,9 +150,12 @@ class QuarterOffsetDecoder(Decoder):
     """HRNet/SimpleBaseline: argmax, then 0.25 heatmap px toward the higher neighbour on each axis
     (no shift on an axis where the argmax sits on the map's edge).  2D heatmaps only."""
 
-    supports_1d = False
+    accepts = ("heatmap",)
+    exportable = True
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
+    def _decode_2d(
+        self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float, size: tuple[int, int]
+    ) -> tuple[Tensor, Tensor]:
         return quarter_offset_2d(maps, ix, iy)
 
 
@@ -154,14 +181,18 @@ class DarkDecoder(Decoder):
     that is not concave keeps the integer maximum.  Not differentiable (use SoftArgmaxDecoder).
     """
 
+    exportable = True
+
     def __init__(self, kernel_size: int = 11, floor: float = FLOOR) -> None:
         self.kernel_size, self.floor = _fit_window(type(self).__name__, kernel_size, floor)
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
-        return refine_2d(maps.detach(), ix, iy, self.kernel_size // 2, sigma, self.floor)
+    def _decode_2d(
+        self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float, size: tuple[int, int]
+    ) -> tuple[Tensor, Tensor]:
+        return refine_2d(maps.detach(), ix, iy, fit_radius(self.kernel_size // 2, *size), sigma, self.floor)
 
-    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float) -> Tensor:
-        return refine_1d(vectors.detach(), idx, self.kernel_size // 2, sigma, self.floor)
+    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float, length: int) -> Tensor:
+        return refine_1d(vectors.detach(), idx, fit_radius(self.kernel_size // 2, length), sigma, self.floor)
 
 
 class SoftArgmaxDecoder(Decoder):
@@ -177,6 +208,8 @@ class SoftArgmaxDecoder(Decoder):
     trained for it (e.g. a soft-argmax loss) or with a window.
     """
 
+    exportable = True
+
     def __init__(self, beta: float = 1.0, window: int | None = None) -> None:
         if not float(beta) > 0:
             raise ValueError(f"SoftArgmaxDecoder: beta must be > 0, got {beta!r}")
@@ -185,8 +218,10 @@ class SoftArgmaxDecoder(Decoder):
         self.beta = float(beta)
         self.window = None if window is None else int(window)
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
-        n, h, w = maps.shape
+    def _decode_2d(
+        self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float, size: tuple[int, int]
+    ) -> tuple[Tensor, Tensor]:
+        w, h = size
         logits = self.beta * maps
         gx = torch.arange(w, device=maps.device, dtype=torch.float32)
         gy = torch.arange(h, device=maps.device, dtype=torch.float32)
@@ -194,10 +229,10 @@ class SoftArgmaxDecoder(Decoder):
             far_x = (gx - ix.unsqueeze(1)).abs() > self.window  # (N, w)
             far_y = (gy - iy.unsqueeze(1)).abs() > self.window  # (N, h)
             logits = logits.masked_fill(far_y.unsqueeze(2) | far_x.unsqueeze(1), -torch.inf)
-        prob = torch.softmax(logits.reshape(n, h * w), dim=1).reshape(n, h, w)
+        prob = torch.softmax(logits.reshape(-1, h * w), dim=1).reshape(-1, h, w)
         return (prob.sum(1) * gx).sum(1), (prob.sum(2) * gy).sum(1)
 
-    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float) -> Tensor:
+    def _decode_1d(self, vectors: Tensor, idx: Tensor, sigma: float, length: int) -> Tensor:
         return soft_argmax_1d(vectors, self.beta, self.window)
 
 
@@ -212,14 +247,17 @@ class MarginalDecoder(Decoder):
         kernel_size: odd window (heatmap px) of the 1D fits.
     """
 
-    supports_1d = False
+    accepts = ("heatmap",)
+    exportable = True
 
     def __init__(self, kernel_size: int = 11, floor: float = FLOOR) -> None:
         self.kernel_size, self.floor = _fit_window(type(self).__name__, kernel_size, floor)
 
-    def _decode_2d(self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
+    def _decode_2d(
+        self, maps: Tensor, ix: Tensor, iy: Tensor, sigma: float, size: tuple[int, int]
+    ) -> tuple[Tensor, Tensor]:
         maps = maps.detach()
         r = self.kernel_size // 2
-        x = refine_1d(maps.sum(1), ix, r, sigma, self.floor, max_shift=1.0)
-        y = refine_1d(maps.sum(2), iy, r, sigma, self.floor, max_shift=1.0)
+        x = refine_1d(maps.sum(1), ix, fit_radius(r, size[0]), sigma, self.floor, max_shift=1.0)
+        y = refine_1d(maps.sum(2), iy, fit_radius(r, size[1]), sigma, self.floor, max_shift=1.0)
         return x, y

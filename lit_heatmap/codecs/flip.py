@@ -7,7 +7,10 @@ output must be shifted by ``flip_shift = a*(W - 1) + 2b - (n - 1)``.  MMPose's `
 needs ``1 - 1/stride`` px (HRNet's "shift by 1 px" approximates it).  The codecs here align pixel
 areas (non-UDP) or corners (UDP), for which that shift is exactly 0 in every mode and for SimCC:
 flipping is a plain reversal, exact, and flipping twice is the identity (for an involutive
-`flip_index`).  :func:`flip_shift` computes it from the encoding's own ``to_heatmap``/``to_bins``.
+`flip_index`).  :func:`flip_shift` computes it from the encoding's own ``affine()``.
+
+Export: the flips trace with a dynamic batch axis (a reversal and a constant channel gather); the
+channel count of `flip_index` is checked against the output in eager mode only.
 """
 
 from __future__ import annotations
@@ -24,19 +27,17 @@ from .simcc import SimCC
 
 def flip_shift(encoding: Heatmap2D | SimCC) -> tuple[float, float]:
     """Shift (map px / bins) needed after reversing, per axis (x, unused 0 for y); 0 here."""
-    iw = encoding.input_size[0]
-    if isinstance(encoding, Heatmap2D):
-        fwd, n = encoding.to_heatmap, encoding.heatmap_size[0]
-    else:
-        fwd, n = encoding.to_bins, encoding.simcc_size[0]
-    probe = torch.tensor([[0.0, 0.0], [iw - 1.0, 0.0]], dtype=torch.float64)
-    u0, u1 = fwd(probe)[:, 0].double()  # u(x=0), u(x=W-1): u' = u0 + u1 - u
-    return float(u0 + u1 - (n - 1)), 0.0
+    (a, _), (b, _) = encoding.affine()
+    n = encoding.heatmap_size[0] if encoding.kind == "heatmap" else encoding.simcc_size[0]
+    return a * (encoding.input_size[0] - 1) + 2 * b - (n - 1), 0.0
 
 
-def _index(flip_index: Sequence[int], k: int, device: torch.device) -> Tensor:
-    idx = torch.as_tensor(list(flip_index), dtype=torch.long, device=device)
-    if idx.ndim != 1 or idx.numel() != k or (k and (idx.min() < 0 or idx.max() >= k)):
+def _channel_order(flip_index: Sequence[int], output: Tensor) -> list[int]:
+    """`flip_index` as a list of channel indices, checked against the output's channel count K
+    (under tracing K is a traced value: then only against the list's own length)."""
+    idx = [int(i) for i in flip_index]
+    k = len(idx) if torch.jit.is_tracing() else output.shape[1]
+    if len(idx) != k or any(not 0 <= i < k for i in idx):
         raise ValueError(f"flip_index must list {k} channel indices in [0, {k}), got {list(flip_index)}")
     return idx
 
@@ -50,27 +51,28 @@ def _check_exact(encoding: Heatmap2D | SimCC) -> None:
 def flip_heatmap(output: Tensor, encoding: Heatmap2D, flip_index: Sequence[int]) -> Tensor:
     """(B, K, h, w) -> (B, K, h, w): reversed along w, channel k taken from flip_index[k]."""
     _check_exact(encoding)
-    return output.flip(-1).index_select(1, _index(flip_index, output.shape[1], output.device))
+    return output.flip(-1)[:, _channel_order(flip_index, output)]
 
 
 def flip_simcc(output: tuple[Tensor, Tensor], encoding: SimCC, flip_index: Sequence[int]) -> tuple[Tensor, Tensor]:
     """(x (B,K,W*r), y (B,K,H*r)) -> x reversed, y unchanged, both channel-swapped."""
     _check_exact(encoding)
     x, y = output
-    idx = _index(flip_index, x.shape[1], x.device)
-    return x.flip(-1).index_select(1, idx), y.index_select(1, idx)
+    idx = _channel_order(flip_index, x)
+    return x.flip(-1)[:, idx], y[:, idx]
 
 
 def flip_output(output: Any, encoding: Any, flip_index: Sequence[int]) -> Any:
     """Mirror a head output of `encoding` horizontally and swap left/right channels.
 
     Typical flip test: ``(out + flip_output(model(image.flip(-1)), enc, flip_index)) / 2``
-    then decode.  Encodings other than Heatmap2D/SimCC may define
-    ``flip_output(output, flip_index)`` themselves (e.g. a hybrid built on the two functions above).
+    then decode.  ``"heatmap"`` and ``"simcc"`` encodings use the functions above; others may
+    define ``flip_output(output, flip_index)`` themselves (e.g. a hybrid built on those two).
     """
-    if isinstance(encoding, Heatmap2D):
+    kind = getattr(type(encoding), "kind", None)
+    if kind == "heatmap":
         return flip_heatmap(output, encoding, flip_index)
-    if isinstance(encoding, SimCC):
+    if kind == "simcc":
         return flip_simcc(output, encoding, flip_index)
     if hasattr(encoding, "flip_output"):
         return encoding.flip_output(output, flip_index)
@@ -79,7 +81,5 @@ def flip_output(output: Any, encoding: Any, flip_index: Sequence[int]) -> Any:
 
 def flip_keypoints(keypoints: Tensor, input_size: Sequence[int], flip_index: Sequence[int]) -> Tensor:
     """Keypoints (B, K, 2) of an image -> those of ``image.flip(-1)``: x -> W-1-x, channels swapped."""
-    idx = _index(flip_index, keypoints.shape[1], keypoints.device)
-    out = keypoints.index_select(1, idx).clone()
-    out[..., 0] = (input_size[0] - 1) - out[..., 0]
-    return out
+    out = keypoints[:, _channel_order(flip_index, keypoints)]
+    return torch.stack([(input_size[0] - 1) - out[..., 0], out[..., 1]], dim=-1)

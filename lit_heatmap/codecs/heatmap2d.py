@@ -33,14 +33,13 @@ def out_dtype(keypoints: Tensor) -> torch.dtype:
     return keypoints.dtype if keypoints.is_floating_point() else torch.float32
 
 
-def check_keypoints(keypoints: Tensor, visibility: Tensor, owner: str) -> None:
+def check_keypoint_shapes(keypoints: Tensor, visibility: Tensor, owner: str) -> None:
     """Shape check shared by the encodings: keypoints (B, K, 2), visibility (B, K)."""
     if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
         raise ValueError(f"{owner}.encode: keypoints must be (B, K, 2), got {tuple(keypoints.shape)}")
     if tuple(visibility.shape) != tuple(keypoints.shape[:2]):
         raise ValueError(
-            f"{owner}.encode: visibility must be (B, K) = {tuple(keypoints.shape[:2])}, "
-            f"got {tuple(visibility.shape)}"
+            f"{owner}.encode: visibility must be (B, K) = {tuple(keypoints.shape[:2])}, got {tuple(visibility.shape)}"
         )
 
 
@@ -69,9 +68,12 @@ class Heatmap2D:
             ``(heatmap - 1) / (input - 1)``, Huang et al. 2020).
         stride: only used when `heatmap_size` is None.
 
-    Geometry (pixel centres, see the package docstring): ``to_heatmap`` / ``to_input`` are the only
-    place the scale lives; encode, every decoder and :func:`flip_output` go through them.
+    Geometry (pixel centres, see the package docstring): :meth:`affine` is the only place the scale
+    lives; ``to_heatmap`` / ``to_input`` apply it, and encode, every decoder and :func:`flip_output`
+    go through them.
     """
+
+    kind = "heatmap"
 
     def __init__(
         self,
@@ -103,26 +105,25 @@ class Heatmap2D:
             f"sigma={self.sigma}, mode={self.mode!r})"
         )
 
-    def _affine(self, device: torch.device | None = None) -> tuple[Tensor, Tensor]:
-        """(scale, offset), each (2,), with heatmap = input * scale + offset."""
+    def affine(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """``(scale, offset)`` per axis (x, y), Python floats: heatmap = input * scale + offset."""
         (iw, ih), (hw, hh) = self.input_size, self.heatmap_size
         if self.mode == "udp":
-            scale = torch.tensor([(hw - 1) / (iw - 1), (hh - 1) / (ih - 1)], dtype=torch.float64)
-            offset = torch.zeros(2, dtype=torch.float64)
-        else:  # pixel areas aligned: input [-0.5, W-0.5] <-> heatmap [-0.5, w-0.5]
-            scale = torch.tensor([hw / iw, hh / ih], dtype=torch.float64)
-            offset = 0.5 * scale - 0.5
-        return scale.to(device=device, dtype=torch.float32), offset.to(device=device, dtype=torch.float32)
+            return ((hw - 1) / (iw - 1), (hh - 1) / (ih - 1)), (0.0, 0.0)
+        scale = (hw / iw, hh / ih)  # pixel areas aligned: input [-0.5, W-0.5] <-> heatmap [-0.5, w-0.5]
+        return scale, (0.5 * scale[0] - 0.5, 0.5 * scale[1] - 0.5)
 
     def to_heatmap(self, xy: Tensor) -> Tensor:
         """Input px -> heatmap px (continuous, before MSRA rounding).  xy (..., 2) -> (..., 2) float32."""
-        scale, offset = self._affine(xy.device)
-        return xy.float() * scale + offset
+        (sx, sy), (ox, oy) = self.affine()
+        xy = xy.float()
+        return torch.stack([xy[..., 0] * sx + ox, xy[..., 1] * sy + oy], dim=-1)
 
     def to_input(self, xy: Tensor) -> Tensor:
         """Heatmap px -> input px, the exact inverse of :meth:`to_heatmap`.  (..., 2) -> (..., 2)."""
-        scale, offset = self._affine(xy.device)
-        return (xy.float() - offset) / scale
+        (sx, sy), (ox, oy) = self.affine()
+        xy = xy.float()
+        return torch.stack([(xy[..., 0] - ox) / sx, (xy[..., 1] - oy) / sy], dim=-1)
 
     def centres(self, keypoints: Tensor) -> Tensor:
         """Gaussian centres in heatmap px as encode places them.  (B, K, 2) -> (B, K, 2).
@@ -147,7 +148,7 @@ class Heatmap2D:
         product of a y-profile (B,K,h,1) and an x-profile (B,K,1,w); returned in the keypoints'
         floating dtype.
         """
-        check_keypoints(keypoints, visibility, type(self).__name__)
+        check_keypoint_shapes(keypoints, visibility, type(self).__name__)
         w, h = self.heatmap_size
         mu = self.centres(keypoints)
         finite = torch.isfinite(mu).all(-1)

@@ -25,7 +25,7 @@ from .simcc import SimCC
 
 __all__ = ["Hybrid", "HybridDecoder"]
 
-MODES = ("product", "heatmap", "simcc")
+FUSION_MODES = ("product", "heatmap", "simcc")
 
 
 class Hybrid:
@@ -39,6 +39,8 @@ class Hybrid:
     the weight is the product of both encodings' weights (a keypoint trains both branches or none).
     """
 
+    kind = "hybrid"
+
     def __init__(self, heatmap: Heatmap2D, simcc: SimCC) -> None:
         if not isinstance(heatmap, Heatmap2D) or not isinstance(simcc, SimCC):
             raise ValueError(
@@ -46,9 +48,7 @@ class Hybrid:
                 f"{type(heatmap).__name__} and {type(simcc).__name__}"
             )
         if tuple(heatmap.input_size) != tuple(simcc.input_size):
-            raise ValueError(
-                f"Hybrid: heatmap.input_size {heatmap.input_size} != simcc.input_size {simcc.input_size}"
-            )
+            raise ValueError(f"Hybrid: heatmap.input_size {heatmap.input_size} != simcc.input_size {simcc.input_size}")
         self.heatmap = heatmap
         self.simcc = simcc
         self.input_size = heatmap.input_size
@@ -68,6 +68,15 @@ class Hybrid:
         return flip_heatmap(hm, self.heatmap, flip_index), flip_simcc(tuple(xy), self.simcc, flip_index)
 
 
+def bins_on_heatmap(encoding: Hybrid, axis: int, device: torch.device | None = None) -> Tensor:
+    """Where the SimCC bin centres of `axis` (0: x, 1: y) lie on the heatmap, in heatmap px, clamped
+    to the map: ``heatmap.to_heatmap(simcc.to_input(bins))``.  -> (W*r,) or (H*r,) float32."""
+    bins = torch.arange(encoding.simcc.simcc_size[axis], device=device, dtype=torch.float32)
+    xy = torch.stack([bins, bins], dim=-1)  # both maps are per axis: only column `axis` is read
+    u = encoding.heatmap.to_heatmap(encoding.simcc.to_input(xy))[:, axis]
+    return u.clamp(0, encoding.heatmap.heatmap_size[axis] - 1)
+
+
 def marginal_log_prob(heatmaps: Tensor, encoding: Hybrid, floor: float) -> tuple[Tensor, Tensor]:
     """1D log-probabilities of the 2D heatmaps' marginals, resampled on the SimCC bins.
 
@@ -82,24 +91,19 @@ def marginal_log_prob(heatmaps: Tensor, encoding: Hybrid, floor: float) -> tuple
     maps = heatmaps.float().clamp_min(0)
     out = []
     for axis, profile in enumerate((maps.sum(-2), maps.sum(-1))):  # (B,K,w), (B,K,h)
-        n = profile.shape[-1]
+        n = encoding.heatmap.heatmap_size[axis]
         p = profile / profile.sum(-1, keepdim=True).clamp_min(1e-12)
         p = (1.0 - floor) * p + floor / n
-        logp = p.log()
-        bins = torch.arange(encoding.simcc.simcc_size[axis], device=maps.device, dtype=torch.float32)
-        xy = torch.zeros(bins.shape[0], 2, device=maps.device)
-        xy[:, axis] = bins
-        u = encoding.heatmap.to_heatmap(encoding.simcc.to_input(xy))[:, axis].clamp(0, n - 1)
-        out.append(_catmull_rom(logp, u))
+        out.append(_catmull_rom(p.log(), bins_on_heatmap(encoding, axis, maps.device), n))
     return out[0], out[1]
 
 
-def _catmull_rom(values: Tensor, u: Tensor) -> Tensor:
+def _catmull_rom(values: Tensor, u: Tensor, n: int) -> Tensor:
     """Cubic Catmull-Rom interpolation of ``values (..., n)`` at positions ``u (L,)`` in ``[0, n-1]`` -> ``(..., L)``.
 
-    Reproduces quadratics exactly away from the ends (indices are clamped at the borders).
+    Reproduces quadratics exactly away from the ends (indices are clamped at the borders).  `n`
+    is the static length of `values` (a Python int, also under tracing).
     """
-    n = values.shape[-1]
     lo = u.floor().long().clamp(0, max(n - 2, 0))
     t = (u - lo.float()).clamp(0, 1)
     p0, p1, p2, p3 = (values[..., (lo + d).clamp(0, n - 1)] for d in (-1, 0, 1, 2))
@@ -127,8 +131,8 @@ class HybridDecoder(Decoder):
     2D decoders), ``min(max x, max y)`` of the SimCC logits in mode simcc (as the SimCC decoders).
     """
 
-    supports_2d = False
-    supports_1d = False
+    accepts = ("hybrid",)
+    exportable = True  # when its heatmap_decoder is (see check_exportable)
 
     def __init__(
         self,
@@ -139,11 +143,12 @@ class HybridDecoder(Decoder):
         window: int | None = None,
         heatmap_decoder: Decoder | None = None,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"HybridDecoder: mode must be one of {MODES}, got {mode!r}")
+        if mode not in FUSION_MODES:
+            raise ValueError(f"HybridDecoder: mode must be one of {FUSION_MODES}, got {mode!r}")
         if not float(beta) > 0 or float(heatmap_weight) < 0 or not 0 < float(floor) < 1:
             raise ValueError(
-                f"HybridDecoder: need beta > 0, heatmap_weight >= 0, 0 < floor < 1; got {beta}, {heatmap_weight}, {floor}"
+                "HybridDecoder: need beta > 0, heatmap_weight >= 0, 0 < floor < 1; "
+                f"got {beta}, {heatmap_weight}, {floor}"
             )
         self.mode = mode
         self.beta = float(beta)
@@ -152,23 +157,14 @@ class HybridDecoder(Decoder):
         self.window = None if window is None else int(window)
         self.heatmap_decoder = heatmap_decoder if heatmap_decoder is not None else DarkDecoder()
 
-    def check(self, encoding: Any) -> None:
-        """Raise ValueError naming both classes unless ``encoding`` is a :class:`Hybrid`."""
-        if not isinstance(encoding, Hybrid):
-            raise ValueError(
-                f"HybridDecoder cannot decode the output of {type(encoding).__name__}; it decodes Hybrid outputs "
-                "(use a Heatmap2D/SimCC decoder such as DarkDecoder for those)"
-            )
-
     def decode(self, output: Any, encoding: Hybrid) -> tuple[Tensor, Tensor]:
         """``(heatmaps (B,K,h,w), (x, y))`` -> keypoints (B, K, 2) input px, scores (B, K) float32."""
         self.check(encoding)
         if not (isinstance(output, (tuple, list)) and len(output) == 2 and isinstance(output[1], (tuple, list))):
             raise ValueError(f"HybridDecoder: expects output (heatmaps, (x, y)), got {type(output).__name__}")
         heatmaps, (sx, sy) = output
-        hm_kpts, hm_score = self.heatmap_decoder.decode(heatmaps, encoding.heatmap)
         if self.mode == "heatmap":
-            return hm_kpts, hm_score
+            return self.heatmap_decoder.decode(heatmaps, encoding.heatmap)
         window = self.window or int(math.ceil(3 * max(encoding.simcc.sigma)))
         lx = F.log_softmax(self.beta * sx.float(), dim=-1)
         ly = F.log_softmax(self.beta * sy.float(), dim=-1)
@@ -178,4 +174,4 @@ class HybridDecoder(Decoder):
         mx, my = marginal_log_prob(heatmaps, encoding, self.floor)
         fused = (lx + self.heatmap_weight * mx, ly + self.heatmap_weight * my)
         kpts, _ = SoftArgmaxDecoder(beta=1.0, window=window).decode(fused, encoding.simcc)
-        return kpts, hm_score
+        return kpts, heatmaps.float().amax(dim=(-2, -1))  # the 2D decoders' score: the channel's maximum

@@ -4,6 +4,12 @@ All functions take maps flattened over (B, K) -- ``(N, h, w)`` or ``(N, L)`` -- 
 (the fit's solvers are solved once, in float64) and return coordinates in map pixels (pixel `j` is
 centred at `j`).
 
+Export.  Every function traces (``torch.jit.trace``, ``torch.onnx.export``) with N dynamic: N is only
+read through ``reshape(-1, ...)`` and tensor ops, and the Python ints that shape the computation (the
+window radius, solver sizes) come from the caller, who reads them from the encoding's static geometry
+-- under tracing every ``tensor.shape`` is a traced value, so Python control flow on it would bake
+the example's sizes in.  The only eager-only branch is the CPU fast path of :func:`argmax_flat`.
+
 Sub-pixel refinement (DARK's Taylor step, done as a fit).  A Gaussian peak is exactly a parabola
 in log space.  DARK blurs the whole map, takes the log and one Newton step from finite differences
 at the maximum; near a border the blur reads padding and biases the estimate by pixels (MMPose
@@ -31,7 +37,9 @@ skips those points).  Here:
 from __future__ import annotations
 
 import functools
+import warnings
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -52,11 +60,15 @@ def argmax_flat(flat: Tensor) -> tuple[Tensor, Tensor]:
 
     Two levels -- a vectorised ``amax`` over blocks of ~100 values, then ``max`` inside the
     winning block (fetched as a contiguous row) -- give the same result as ``flat.max(1)`` about
-    5x faster on CPU, where ``max`` with indices is not vectorised.
+    5x faster on CPU, where ``max`` with indices is not vectorised.  Under tracing (export) plain
+    ``flat.max(1)``: ONNX ``ArgMax`` also keeps the first occurrence, and the block size would
+    need ``L`` as a Python int.
     """
+    if torch.jit.is_tracing():
+        return flat.max(dim=1)
     n, length = flat.shape
     bs = _block_size(length)
-    if bs == 0 or n == 0:
+    if bs == 0:
         return flat.max(dim=1)
     nb = length // bs
     blocks = flat.contiguous().reshape(n * nb, bs)
@@ -81,43 +93,59 @@ def gaussian_table(
 
 
 @functools.lru_cache(maxsize=64)
+def _parabola_solvers(size: int, sigma: float) -> np.ndarray:
+    """The solvers of :func:`parabola_solvers` as a float32 NumPy array (cached: plain data, which
+    no tracer or fake-tensor mode can leak into the cache)."""
+    d = np.arange(size, dtype=np.float64) - size // 2
+    basis = np.stack([np.ones_like(d), d, d * d], axis=1)  # (P, 3)
+    # weights floored at 1e-12 so that a tiny sigma still leaves a solvable (if peaked) system
+    table = np.exp((d - d[:, None]) ** 2 * (-0.5 / (sigma * sigma)))  # gaussian_table in float64
+    weight = np.maximum(table * table, 1e-12)  # (P, P), row j
+    normal = np.einsum("jd,da,db->jab", weight, basis, basis)  # (P, 3, 3)
+    solvers = np.linalg.solve(normal, np.einsum("jd,da->jad", weight, basis))  # (P, 3, P)
+    return np.ascontiguousarray(solvers[:, 1:], dtype=np.float32)
+
+
 def parabola_solvers(size: int, sigma: float, device: torch.device) -> Tensor:
     """(size, 2, size) float32: ``solvers[j] @ y`` = (c1, c2) of the least-squares parabola
     ``c0 + c1 d + c2 d^2`` through samples y at d = -r..r, weighted by ``g_j^2`` where g_j is
     row j of :func:`gaussian_table` (a Gaussian centred on sample j).  Needs size >= 3; solved
-    once per (size, sigma, device), in float64 on the CPU (not every device has float64)."""
-    r = size // 2
-    d = torch.arange(-r, r + 1, dtype=torch.float64)
-    basis = torch.stack([torch.ones_like(d), d, d * d], dim=1)  # (P, 3)
-    # weights floored at 1e-12 so that a tiny sigma still leaves a solvable (if peaked) system
-    weight = gaussian_table(size, sigma, dtype=torch.float64).square().clamp_min(1e-12)  # (P, P), row j
-    normal = torch.einsum("jd,da,db->jab", weight, basis, basis)  # (P, 3, 3)
-    solvers = torch.linalg.solve(normal, torch.einsum("jd,da->jad", weight, basis))  # (P, 3, P)
-    return solvers[:, 1:].to(device=device, dtype=torch.float32).contiguous()
+    once per (size, sigma), in float64 with NumPy (not every device has float64), and wrapped
+    without a copy on the CPU; under tracing the result is a constant of the graph."""
+    with warnings.catch_warnings():  # a graph constant under tracing, as intended: nothing to warn about
+        warnings.filterwarnings(
+            "ignore", "torch.from_numpy results are registered as constants", torch.jit.TracerWarning
+        )
+        return torch.from_numpy(_parabola_solvers(size, float(sigma))).to(device)
 
 
-def fit_log_parabola(profile: Tensor, peak_at: Tensor, sigma: float, floor: float) -> Tensor:
+def fit_log_parabola(profile: Tensor, peak_at: Tensor, radius: int, sigma: float, floor: float) -> Tensor:
     """Vertex of the weighted LS parabola through log(profile) at offsets d = -r..r.
 
-    profile (N, 2r+1), peak_at (N,) the sample of each profile's integer maximum -> vertex offset
-    (N,) float32 from the centre sample, in samples.  Weights: a Gaussian of `sigma` (samples)
-    centred on ``peak_at``, squared (module docstring).  Values below ``floor * max`` are raised to
-    it before the log.  Where the parabola is not concave, the maximum's own offset
-    ``peak_at - r`` (the integer argmax is kept); clamped to the window's extent
-    [-r - 0.5, r + 0.5] (a peak half a pixel outside the map stays reachable).
+    profile (N, 2r+1) with r = `radius`, peak_at (N,) the sample of each profile's integer maximum
+    -> vertex offset (N,) float32 from the centre sample, in samples.  Weights: a Gaussian of
+    `sigma` (samples) centred on ``peak_at``, squared (module docstring).  Values below
+    ``floor * max`` are raised to it before the log.  Where the parabola is not concave, the
+    maximum's own offset ``peak_at - r`` (the integer argmax is kept); clamped to the window's
+    extent [-r - 0.5, r + 0.5] (a peak half a pixel outside the map stays reachable).
     """
-    r = profile.shape[1] // 2
+    r = radius
     low = (floor * profile.amax(1, keepdim=True)).clamp_min(TINY)
-    coef = torch.bmm(parabola_solvers(2 * r + 1, float(sigma), profile.device)[peak_at],
-                     torch.maximum(profile, low).log().unsqueeze(2))
+    coef = torch.bmm(
+        parabola_solvers(2 * r + 1, float(sigma), profile.device)[peak_at],
+        torch.maximum(profile, low).log().unsqueeze(2),
+    )
     c1, c2 = coef[:, 0, 0], coef[:, 1, 0]
     off = c1 / (-2.0 * c2)
     ok = (c2 < 0) & ~off.isnan()
     return torch.where(ok, off, peak_at - float(r)).clamp(-r - 0.5, r + 0.5)
 
 
-def _radius(radius: int, *sizes: int) -> int:
-    """The window radius, shrunk so that a (2r+1) window fits in every size."""
+def fit_radius(radius: int, *sizes: int) -> int:
+    """The window radius, shrunk so that a (2r+1) window fits in every size (0: nothing to fit).
+
+    Sizes are Python ints -- the encoding's map size, not a tensor's shape (traced under export).
+    """
     return max(0, min(radius, *((s - 1) // 2 for s in sizes)))
 
 
@@ -129,28 +157,29 @@ def refine_2d(
     A (2r+1)^2 window around the maximum -- shifted inward at the borders so that it holds only
     in-map pixels -- is collapsed into an x and a y profile with Gaussian(sigma) weights centred
     on the maximum's row / column, and each log-profile gets a weighted parabola fit (module
-    docstring).  Exact for a separable Gaussian G(x)G(y), borders included.
+    docstring).  Exact for a separable Gaussian G(x)G(y), borders included.  `radius` must fit
+    the map (:func:`fit_radius`); 0 keeps the integer maximum.
     """
-    n, h, w = maps.shape
-    r = _radius(radius, h, w)
-    if n == 0 or r == 0:  # a map 1 or 2 px wide or high: nothing to fit
+    _, h, w = maps.shape
+    r = radius
+    if r == 0:  # a map 1 or 2 px wide or high: nothing to fit
         return ix.float(), iy.float()
     p = 2 * r + 1
     cx, cy = ix.clamp(r, w - 1 - r), iy.clamp(r, h - 1 - r)  # window centres
-    # every (p, p) window of the flat maps as one strided view; pick one per map (no index grid)
-    flat = maps.contiguous().reshape(-1)
-    windows = flat.as_strided((flat.numel() - (p - 1) * (w + 1), p, p), (1, w, 1))
-    first = torch.arange(0, n * h * w, h * w, device=maps.device) + (cy - r) * w + (cx - r)
-    win = windows.index_select(0, first).float()  # (N, P, P)
+    # one gather per map: the flat offsets of a (p, p) window, added to its top-left pixel
+    grid = torch.arange(p, device=maps.device)
+    offsets = (grid.unsqueeze(1) * w + grid).reshape(1, p * p)
+    first = (cy - r) * w + (cx - r)
+    win = maps.reshape(-1, h * w).gather(1, first.unsqueeze(1) + offsets).reshape(-1, p, p).float()  # (N, P, P)
     jx, jy = ix - cx + r, iy - cy + r  # the maximum's sample in the window
     table = gaussian_table(p, sigma, maps.device)
     prof_x = torch.bmm(table[jy].unsqueeze(1), win).squeeze(1)  # rows summed -> (N, P) over dx
     prof_y = torch.bmm(win, table[jx].unsqueeze(2)).squeeze(2)  # columns summed -> (N, P) over dy
-    off = fit_log_parabola(torch.cat([prof_x, prof_y]), torch.cat([jx, jy]), sigma, floor)
+    off = fit_log_parabola(torch.cat([prof_x, prof_y]), torch.cat([jx, jy]), r, sigma, floor).reshape(2, -1)
     # within 1 px of the integer maximum, like a Taylor step from it: a noisy half-Gaussian (peak
     # in a corner) can give a nearly flat parabola with a far-away vertex
-    x = torch.minimum(torch.maximum(cx + off[:n], ix - 1.0), ix + 1.0)
-    y = torch.minimum(torch.maximum(cy + off[n:], iy - 1.0), iy + 1.0)
+    x = torch.minimum(torch.maximum(cx + off[0], ix - 1.0), ix + 1.0)
+    y = torch.minimum(torch.maximum(cy + off[1], iy - 1.0), iy + 1.0)
     return x, y
 
 
@@ -163,16 +192,16 @@ def refine_1d(
     max_shift: float | None = None,
 ) -> Tensor:
     """Sub-bin peak of vectors (N, L) around integer idx (N,) -> (N,) in bins (same window and
-    weights as :func:`refine_2d`, in 1D).  The result stays within `max_shift` (default
-    ``max(1, r/2)``) samples of idx.
+    weights as :func:`refine_2d`, in 1D; `radius` must fit L, see :func:`fit_radius`).  The
+    result stays within `max_shift` (default ``max(1, r/2)``) samples of idx.
     """
-    n, length = vectors.shape
-    r = _radius(radius, length)
-    if n == 0 or r == 0:
+    length = vectors.shape[1]
+    r = radius
+    if r == 0:
         return idx.float()
     c = idx.clamp(r, length - 1 - r)
     values = vectors.gather(1, c.unsqueeze(1) + torch.arange(-r, r + 1, device=vectors.device)).float()
-    x = c + fit_log_parabola(values, idx - c + r, sigma, floor)
+    x = c + fit_log_parabola(values, idx - c + r, r, sigma, floor)
     shift = max(1.0, r / 2) if max_shift is None else max_shift  # SimCC bins are fine: allow r/2
     return torch.minimum(torch.maximum(x, idx - shift), idx + shift)
 

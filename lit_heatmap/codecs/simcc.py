@@ -7,7 +7,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .heatmap2d import OUTSIDE_SIGMAS, as_size, check_keypoints, gaussian_1d, out_dtype
+from .heatmap2d import (
+    OUTSIDE_SIGMAS,
+    as_size,
+    check_keypoint_shapes,
+    gaussian_1d,
+    out_dtype,
+)
 
 
 class SimCC:
@@ -24,6 +30,8 @@ class SimCC:
     rounds the centre to an integer bin (up to 0.25 px error at r=2); here it is not rounded.
     Peak value 1 (before smoothing); weight rules as :class:`Heatmap2D` (3 sigma in bins).
     """
+
+    kind = "simcc"
 
     def __init__(
         self,
@@ -57,6 +65,12 @@ class SimCC:
             f"sigma={self.sigma}, label_smoothing={self.label_smoothing})"
         )
 
+    def affine(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """``(scale, offset)`` per axis (x, y), Python floats: the map of :meth:`to_bins`,
+        ``bins = input * r + (r - 1) / 2``."""
+        r = self.split_ratio
+        return (r, r), (0.5 * r - 0.5, 0.5 * r - 0.5)
+
     def to_bins(self, xy: Tensor) -> Tensor:
         """Input px -> bin coordinates.  xy (..., 2) -> (..., 2) float32."""
         return (xy.float() + 0.5) * self.split_ratio - 0.5
@@ -70,7 +84,7 @@ class SimCC:
 
         Weight-0 rows (unlabelled, non-finite, or centre > 3 sigma outside the vector) are zero.
         """
-        check_keypoints(keypoints, visibility, type(self).__name__)
+        check_keypoint_shapes(keypoints, visibility, type(self).__name__)
         mu = self.to_bins(keypoints)
         finite = torch.isfinite(mu).all(-1)
         mu = torch.where(finite.unsqueeze(-1), mu, torch.zeros_like(mu))

@@ -2,7 +2,7 @@
 
 Subclasses only parse their annotation format into :class:`Record` objects (running the cheap
 checks in :mod:`lit_heatmap.data.validation`); reading, cropping, augmenting and the sample dict
-live here so every dataset yields the same CONTRACT keys.
+live here so every dataset yields the same keys (the batch contract, docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from .io import ImageReadError, read_image
 from .meta import DatasetMeta
-from .transforms import CropParams, KeypointTransform
+from .pipeline import CropParams, KeypointTransform
 from .validation import BadSamples, OnBadSample
 
 __all__ = ["Record", "KeypointDataset"]
@@ -52,13 +52,32 @@ class Record:
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+def records_ground_truth(records: list[Record]) -> dict[str, Any]:
+    """COCO-style ground truth of instance records (labelled keypoints get v=2)."""
+    anns = []
+    for n, r in enumerate(records):
+        kps = np.concatenate([r.keypoints, 2.0 * (r.visibility[:, None] > 0)], 1)
+        kps[r.visibility <= 0, :2] = 0.0
+        anns.append(
+            {
+                "id": n,
+                "image_id": int(r.image_id),
+                "keypoints": kps.reshape(-1).tolist(),
+                "bbox": [float(v) for v in r.bbox],
+                "area": float(r.area),
+                "iscrowd": 0,
+            }
+        )
+    return {"images": [{"id": i} for i in sorted({int(r.image_id) for r in records})], "annotations": anns}
+
+
 def bbox_norm(bbox: np.ndarray) -> float:
     """PCK 'bbox' normaliser: the longer side of the box."""
     return float(max(bbox[2], bbox[3]))
 
 
 class KeypointDataset(Dataset):
-    """Base class: ``records`` + ``meta`` + ``transform`` -> CONTRACT sample dicts.
+    """Base class: ``records`` + ``meta`` + ``transform`` -> sample dicts (docs/architecture.md).
 
     Args:
         records: instances (already checked).
@@ -118,6 +137,10 @@ class KeypointDataset(Dataset):
             return self.sample_from(rec, image, params, reduce)
         raise ImageReadError(f"{self.meta.name}: every image failed to load ({self.bad.count} skipped)")
 
+    def ground_truth(self) -> dict[str, Any]:
+        """The split's ground truth as a COCO-style dict (``images``, ``annotations`` with ``keypoints``
+        ``[x, y, v]*K``, ``bbox``, ``area``, ``iscrowd``), for ``KeypointAP``: one annotation per record."""
+        return records_ground_truth(self.records)
 
     #: ``Record.extra`` keys that hold one value per keypoint (permuted with the keypoints on flip)
     per_keypoint_keys: tuple[str, ...] = ("occluded",)
@@ -125,7 +148,7 @@ class KeypointDataset(Dataset):
     def sample_from(
         self, rec: Record, image: np.ndarray, params: CropParams | None = None, image_scale: int = 1
     ) -> dict[str, Any]:
-        """The CONTRACT sample dict of instance ``rec`` cropped out of ``image`` (H, W, 3) uint8
+        """The sample dict of instance ``rec`` cropped out of ``image`` (H, W, 3) uint8
         (decoded at ``1 / image_scale``) with the crop ``params`` (drawn now when None)."""
         if params is None:
             params = self.transform.sample(

@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from lit_heatmap.facts import COCO_KEYPOINT_NAMES, COCO_SIGMAS, COCO_UPPER_BODY
+
 from .base import KeypointDataset, Record, bbox_norm
-from .meta import COCO_KEYPOINT_NAMES, COCO_SIGMAS, COCO_UPPER_BODY, DatasetMeta, flip_index_from_names, flip_index_from_pairs
-from .transforms import KeypointTransform, make_transform
-from .validation import BadSampleError, BadSamples, OnBadSample, check_bbox, check_keypoints, check_root
+from .geometry import is_whole_frame
+from .io import ImageReadError, image_size
+from .meta import DatasetMeta, resolve_flip_index
+from .pipeline import KeypointTransform, fit_transform
+from .validation import (
+    BadSampleError,
+    BadSamples,
+    OnBadSample,
+    check_bbox,
+    check_keypoints,
+    check_root,
+)
 
-__all__ = ["CocoKeypoints", "load_json", "coco_meta", "coco_records", "coco_targets"]
-
-# HRNet/MMPose COCO recipe: scale +-25 %, rotation +-40 deg with p=0.6, shift 0.16 with p=0.3,
-# flip, half-body with p=0.3
-COCO_AUG = dict(scale_factor=0.25, rotation=40.0, rotation_prob=0.6, shift_factor=0.16, shift_prob=0.3,
-                flip_prob=0.5, half_body_prob=0.3)  # fmt: skip
+__all__ = ["CocoKeypoints", "load_json", "coco_meta", "coco_records", "coco_ground_truth", "whole_frame_sizes"]
 
 log = logging.getLogger("lit_heatmap.data")
 
@@ -47,9 +54,10 @@ def coco_meta(
     ann_file: Path,
     input_size: Sequence[int],
     category_id: int | None = None,
-    flip_pairs: Sequence[Sequence[int]] | None = None,
+    flip_pairs: Sequence[Sequence[int | str]] | None = None,
     sigmas: Sequence[float] | None = None,
     name: str | None = None,
+    padding: float = 1.25,
 ) -> tuple[DatasetMeta, int]:
     """Meta from the keypoint category (names, skeleton; flip pairs from the config or derived from
     left/right names; sigmas from the config, COCO's for the 17 COCO names, else uniform 0.05).
@@ -75,14 +83,14 @@ def coco_meta(
             raise BadSampleError(f"{ann_file}: category {cat['id']} skeleton edge {list(edge)} out of range 1..{k}")
         skeleton.append((a, b))
     try:
-        flip = flip_index_from_pairs(flip_pairs, k) if flip_pairs else flip_index_from_names(names)
+        flip = resolve_flip_index(names, flip_pairs)
     except ValueError as err:
         raise ValueError(f"{ann_file}, category {cat['id']}: {err}") from err
     if sigmas is not None:
         sig = [float(s) for s in sigmas]
         if len(sig) != k:
             raise ValueError(f"sigmas has {len(sig)} entries but category {cat['id']} of {ann_file} has {k} keypoints")
-    elif names == COCO_KEYPOINT_NAMES:
+    elif tuple(names) == COCO_KEYPOINT_NAMES:
         sig = list(COCO_SIGMAS)
     else:
         sig = [0.05] * k
@@ -91,12 +99,33 @@ def coco_meta(
         num_keypoints=k,
         keypoint_names=names,
         skeleton=skeleton,
-        flip_index=flip,
+        flip_index=flip.index,
         sigmas=sig,
         input_size=(int(input_size[0]), int(input_size[1])),
-        upper_body_ids=list(COCO_UPPER_BODY) if names == COCO_KEYPOINT_NAMES else [],
+        upper_body_ids=list(COCO_UPPER_BODY) if tuple(names) == COCO_KEYPOINT_NAMES else [],
+        category_id=int(cat["id"]),
+        padding=float(padding),
+        flip_note=flip.summary,
     )
     return meta, int(cat["id"])
+
+
+def whole_frame_sizes(data: dict[str, Any], records: Sequence[Record]) -> list[tuple[int, int]] | None:
+    """The ``(w, h)`` of each record's image when every record's box is its whole image (a
+    single-animal lab frame), else None. Sizes come from the file's ``width``/``height`` or the image header."""
+    known = {int(img["id"]): (img.get("width"), img.get("height")) for img in data["images"] if "id" in img}
+    sizes = []
+    for rec in records:
+        w, h = known.get(int(rec.image_id), (None, None))
+        if not (w and h):
+            try:
+                w, h = image_size(rec.image_path)
+            except ImageReadError:
+                return None
+        if not is_whole_frame(rec.bbox, float(w), float(h)):
+            return None
+        sizes.append((int(w), int(h)))
+    return sizes or None
 
 
 def _images(data: dict[str, Any], ann_file: Path, img_dir: Path) -> dict[int, dict[str, Any]]:
@@ -127,39 +156,44 @@ def coco_records(
         if ann.get("category_id", category_id) != category_id:
             continue
         where = f"{ann_file}, annotation id {ann.get('id', f'#{n}')}"
+        ann_id = ann.get("id") if isinstance(ann.get("id"), int) else None
+
         if ann.get("iscrowd", 0):
             crowd += 1
             continue
         img = images.get(int(ann.get("image_id", -1)))
         if img is None:
-            bad.report(f"{where}: unknown image_id {ann.get('image_id')!r} (not in 'images')")
+            bad.report(f"{where}: unknown image_id {ann.get('image_id')!r} (not in 'images')", annotation_id=ann_id)
             continue
         if image_ids is not None and int(img["id"]) not in image_ids:
             continue
         raw = np.asarray(ann.get("keypoints", []), dtype=np.float64)
         if raw.size != 3 * k:
-            bad.report(f"{where}: {raw.size} keypoint values, expected 3 x {k}")
+            bad.report(f"{where}: {raw.size} keypoint values, expected 3 x {k}", annotation_id=ann_id)
             continue
         raw = raw.reshape(k, 3)
         kps, vis = raw[:, :2], raw[:, 2]
         if (msg := check_keypoints(kps, vis, where)) is not None:
-            bad.report(msg)
+            bad.report(msg, annotation_id=ann_id)
             continue
         labelled = int((vis > 0).sum())
         if "num_keypoints" in ann and int(ann["num_keypoints"]) != labelled:
-            bad.report(f"{where}: num_keypoints={ann['num_keypoints']} but {labelled} keypoints are labelled")
+            bad.report(
+                f"{where}: num_keypoints={ann['num_keypoints']} but {labelled} keypoints are labelled",
+                annotation_id=ann_id,
+            )
             continue
         if labelled == 0:
             no_kps += 1
             continue
         if (msg := check_bbox(ann.get("bbox"), where)) is not None:
-            bad.report(msg)
+            bad.report(msg, annotation_id=ann_id)
             continue
         path = img["path"]
         if path not in exists:
             exists[path] = path.is_file()
         if not exists[path]:
-            bad.report(f"{where}: image file {path} not found")
+            bad.report(f"{where}: image file {path} not found", annotation_id=ann_id)
             continue
         bbox = np.asarray(ann["bbox"], dtype=np.float64)
         records.append(
@@ -169,7 +203,7 @@ def coco_records(
                 keypoints=kps,
                 visibility=(vis > 0).astype(np.float64),
                 image_id=int(img["id"]),
-                area=float(ann.get("area", bbox[2] * bbox[3])),
+                area=float(ann["area"]) if ann.get("area") is not None else float(bbox[2] * bbox[3]),
                 norm=bbox_norm(bbox),
                 where=where,
             )
@@ -185,9 +219,15 @@ def coco_records(
 
 
 def detection_records(
-    det_file: Path, data: dict[str, Any], ann_file: Path, img_dir: Path, meta: DatasetMeta,
-    score_threshold: float, bad: BadSamples, category_id: int = 1,
-) -> list[Record]:  # fmt: skip
+    det_file: Path,
+    data: dict[str, Any],
+    ann_file: Path,
+    img_dir: Path,
+    meta: DatasetMeta,
+    score_threshold: float,
+    bad: BadSamples,
+    category_id: int = 1,
+) -> list[Record]:
     """Instances from a detection results file (``[{image_id, category_id, bbox, score}]``, as in
     HRNet/MMPose ``COCO_val2017_detections_AP_H_56_person.json``) with ``score >= score_threshold``."""
     dets = load_json(det_file, "detection file")
@@ -218,36 +258,52 @@ def detection_records(
             continue
         bbox = np.asarray(det["bbox"], dtype=np.float64)
         records.append(
-            Record(img["path"], bbox, np.zeros((k, 2)), np.zeros(k), int(img["id"]),
-                   float(bbox[2] * bbox[3]), score, bbox_norm(bbox), where)  # fmt: skip
+            Record(
+                img["path"],
+                bbox,
+                np.zeros((k, 2)),
+                np.zeros(k),
+                int(img["id"]),
+                float(bbox[2] * bbox[3]),
+                score,
+                bbox_norm(bbox),
+                where,
+            )
         )
     if not records:
         raise ValueError(f"{det_file}: no detections with score >= {score_threshold} ({len(dets)} in file)")
     return records
 
 
-def coco_targets(
-    data: dict[str, Any], category_id: int, image_ids: Sequence[int], num_keypoints: int
-) -> list[dict[str, Any]]:
-    """Per-image ground truth for ``KeypointAP.update`` (``keypoints (M, K, 3)``, ``area (M,)``,
-    ``bbox (M, 4)``, ``iscrowd (M,)``), e.g. when the dataset crops detected boxes."""
-    import torch
-
-    by_image: dict[int, list[dict[str, Any]]] = {int(i): [] for i in image_ids}
+def coco_ground_truth(
+    data: dict[str, Any],
+    ann_file: Path,
+    category_id: int,
+    image_ids: set[int] | None = None,
+    skipped: set[int] = frozenset(),
+) -> dict[str, Any]:
+    """The ground truth for ``KeypointAP`` as a COCO-style dict: every image of the file (or of
+    ``image_ids``, a split of it) and every annotation of the category on them, crowd regions and
+    persons without labelled keypoints included (COCOeval ignores those), except the annotation ids
+    ``skipped`` as bad at setup. A missing ``area`` is the box area, as in training (one warning).
+    """
+    images = [{"id": int(i["id"])} for i in data["images"] if image_ids is None or int(i["id"]) in image_ids]
+    keep = {i["id"] for i in images}
+    anns, no_area = [], 0
     for ann in data["annotations"]:
-        if ann.get("category_id", category_id) == category_id and int(ann["image_id"]) in by_image:
-            by_image[int(ann["image_id"])].append(ann)
-    out = []
-    for image_id, anns in by_image.items():
-        k3 = [np.asarray(a["keypoints"], np.float32).reshape(-1, 3) for a in anns]
-        out.append({
-            "image_id": image_id,
-            "keypoints": torch.as_tensor(np.stack(k3)) if k3 else torch.zeros(0, num_keypoints, 3),
-            "area": torch.tensor([float(a.get("area", 0.0)) for a in anns]),
-            "bbox": torch.tensor([list(map(float, a["bbox"])) for a in anns]).reshape(-1, 4),
-            "iscrowd": torch.tensor([int(a.get("iscrowd", 0)) for a in anns]),
-        })  # fmt: skip
-    return out
+        if ann.get("category_id", category_id) != category_id or int(ann.get("image_id", -1)) not in keep:
+            continue
+        if ann.get("id") in skipped:
+            continue
+        if ann.get("area") is None:
+            no_area += 1
+            ann = {**ann, "area": float(ann["bbox"][2]) * float(ann["bbox"][3])}
+        anns.append(ann)
+    if no_area:
+        log.warning(
+            "%s: %d annotation(s) have no 'area'; OKS uses their box area (w * h), as training does", ann_file, no_area
+        )
+    return {"images": images, "annotations": anns}
 
 
 class CocoFileDataset(KeypointDataset):
@@ -255,16 +311,17 @@ class CocoFileDataset(KeypointDataset):
 
     ann_file: Path
     category_id: int
+    image_ids: set[int] | None = None  # the images of this split (None: every image of the file)
+    _ground_truth: dict[str, Any] | None = None
 
-    def targets(self) -> list[dict[str, Any]]:
-        """Per-image ground truth of the images in this dataset, in ``KeypointAP.update`` form (every
-        annotation of the category, crowd included). Read from ``ann_file`` once, then cached."""
-        cached = getattr(self, "_targets", None)
-        if cached is None:
-            ids = sorted({r.image_id for r in self.records})
-            cached = coco_targets(load_json(self.ann_file), self.category_id, ids, self.meta.num_keypoints)
-            self._targets = cached
-        return cached
+    def ground_truth(self) -> dict[str, Any]:
+        """Every image of this split of ``ann_file`` with all its annotations of the category (see
+        :func:`coco_ground_truth`); read from the file once, then cached."""
+        if self._ground_truth is None:
+            self._ground_truth = coco_ground_truth(
+                load_json(self.ann_file), self.ann_file, self.category_id, self.image_ids, self.bad.skipped
+            )
+        return self._ground_truth
 
 
 class CocoKeypoints(CocoFileDataset):
@@ -280,9 +337,8 @@ class CocoKeypoints(CocoFileDataset):
         det_score_threshold: minimum detector score.
         use_gt_bbox: GT boxes (default: True unless det_file is given).
         input_size: network input ``(w, h)`` (HRNet: 192 x 256).
-        augment: COCO literature augmentation (ignored when ``transform`` is given).
-        aug: overrides of the default augmentation (KeypointTransform arguments, ``dataset.aug.*``).
-        transform: a :class:`KeypointTransform`.
+        transform: the crop + augmentation pipeline (``dataset.transform``, the HRNet/MMPose recipe in
+            ``conf/dataset/coco.yaml``); None: a deterministic crop of ``input_size``.
         flip_pairs, sigmas: override what the category gives.
         on_bad_sample: ``"raise"`` or ``"skip"``.
     """
@@ -297,8 +353,6 @@ class CocoKeypoints(CocoFileDataset):
         det_score_threshold: float = 0.0,
         use_gt_bbox: bool | None = None,
         input_size: Sequence[int] = (192, 256),
-        augment: bool = False,
-        aug: dict[str, Any] | None = None,
         transform: KeypointTransform | None = None,
         flip_pairs: Sequence[Sequence[int]] | None = None,
         sigmas: Sequence[float] | None = None,
@@ -307,9 +361,11 @@ class CocoKeypoints(CocoFileDataset):
         root_path = check_root(root, "CocoKeypoints", "coco (the folder with annotations/ and val2017/)")
         ann = Path(ann_file) if ann_file else root_path / "annotations" / f"person_keypoints_{split}.json"
         images = Path(img_dir) if img_dir else root_path / split
-        transform = make_transform(input_size, augment, COCO_AUG, aug, transform)
+        transform = fit_transform(transform, None, input_size)
         data = load_json(ann)
-        meta, self.category_id = coco_meta(data, ann, transform.input_size, None, flip_pairs, sigmas, "coco")
+        meta, self.category_id = coco_meta(
+            data, ann, transform.input_size, None, flip_pairs, sigmas, "coco", transform.padding
+        )
         bad = BadSamples(on_bad_sample, str(ann))
         use_gt = (det_file is None) if use_gt_bbox is None else bool(use_gt_bbox)
         if use_gt:
@@ -323,4 +379,3 @@ class CocoKeypoints(CocoFileDataset):
         bad.summary()
         self.ann_file, self.img_dir = ann, images
         super().__init__(records, meta, transform, on_bad_sample, bad)
-

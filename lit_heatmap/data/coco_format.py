@@ -7,18 +7,18 @@ and val by a fraction of its images (deterministic by ``split_seed``).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
-from .coco import CocoFileDataset, coco_meta, coco_records, load_json
-from .transforms import KeypointTransform, make_transform
+from .coco import CocoFileDataset, coco_meta, coco_records, load_json, whole_frame_sizes
+from .pipeline import KeypointTransform, fit_transform
 from .validation import BadSamples, OnBadSample
 
 __all__ = ["CocoFormat", "split_image_ids"]
-
-COCO_FORMAT_AUG = dict(scale_factor=0.25, rotation=30.0, rotation_prob=0.6, flip_prob=0.5)
 
 
 def split_image_ids(image_ids: Sequence[int], val_fraction: float, seed: int = 0) -> tuple[set[int], set[int]]:
@@ -47,11 +47,13 @@ class CocoFormat(CocoFileDataset):
         split_seed: seed of that split.
         train_ann_file: the file to split when ``split="val"`` and ``ann_file`` is None.
         category_id: which keypoint category (default: the first with a ``keypoints`` list).
-        input_size: network input ``(w, h)``.
-        augment: default augmentation (scale ±25 %, rotation ±30°, flip) when ``transform`` is None.
-        aug: overrides of the default augmentation (KeypointTransform arguments, ``dataset.aug.*``).
-        transform: a :class:`KeypointTransform`.
-        flip_pairs: ``[[i, j], ...]`` 0-based; default: derived from left/right names.
+        input_size: network input ``(w, h)`` when ``transform`` is None; None: as below.
+        transform: the crop + augmentation pipeline (``dataset.transform``, recipe in
+            ``conf/dataset/coco_format.yaml``). Its ``input_size``/``padding`` left None are chosen
+            here: when every box is its whole image (single-animal lab frames) the frames' aspect at
+            256 px on the short side and padding 1.0, else (192, 256) and 1.25.
+        flip_pairs: ``[[i, j], ...]`` by 0-based index or keypoint name; ``[]``: no keypoint has a
+            side; None: derived from the names (flip off when names look sided but cannot be paired).
         sigmas: K OKS sigmas; default uniform 0.05 (COCO's for the 17 COCO names).
         name: dataset name in the meta (default: the category name).
         on_bad_sample: ``"raise"`` or ``"skip"``.
@@ -66,11 +68,9 @@ class CocoFormat(CocoFileDataset):
         split_seed: int = 0,
         train_ann_file: str | Path | None = None,
         category_id: int | None = None,
-        input_size: Sequence[int] = (192, 256),
-        augment: bool = False,
-        aug: dict[str, Any] | None = None,
+        input_size: Sequence[int] | None = None,
         transform: KeypointTransform | None = None,
-        flip_pairs: Sequence[Sequence[int]] | None = None,
+        flip_pairs: Sequence[Sequence[int | str]] | None = None,
         sigmas: Sequence[float] | None = None,
         name: str | None = None,
         on_bad_sample: OnBadSample = "raise",
@@ -84,7 +84,9 @@ class CocoFormat(CocoFileDataset):
             if split == "val" and train_ann_file not in (None, "", "???") and fraction > 0:
                 ann_file = train_ann_file
             elif split == "val":
-                raise ValueError("CocoFormat: no validation data; set dataset.val_ann=<file> or dataset.val_fraction=0.1")
+                raise ValueError(
+                    "CocoFormat: no validation data; set dataset.val_ann=<file> or dataset.val_fraction=0.1"
+                )
             else:
                 raise FileNotFoundError("CocoFormat: no annotation file; set dataset.train_ann=/path/to/file.json")
         elif split == "val" and train_ann_file is not None and Path(ann_file) != Path(train_ann_file):
@@ -92,7 +94,8 @@ class CocoFormat(CocoFileDataset):
         ann = Path(ann_file)
         if not ann.is_file():
             raise FileNotFoundError(
-                f"CocoFormat: annotation file {ann} not found; set dataset.train_ann= / dataset.val_ann= to an existing file"
+                f"CocoFormat: annotation file {ann} not found; "
+                "set dataset.train_ann= / dataset.val_ann= to an existing file"
             )
         images = Path(img_dir) if img_dir not in (None, "") else ann.parent
         if not images.is_dir():
@@ -100,9 +103,8 @@ class CocoFormat(CocoFileDataset):
                 f"CocoFormat: image folder {images} does not exist; set dataset.img_dir= to the folder "
                 f"the file names in {ann.name} are relative to"
             )
-        transform = make_transform(input_size, augment, COCO_FORMAT_AUG, aug, transform)
         data = load_json(ann)
-        meta, self.category_id = coco_meta(data, ann, transform.input_size, category_id, flip_pairs, sigmas, name)
+        meta, self.category_id = coco_meta(data, ann, (1, 1), category_id, flip_pairs, sigmas, name)
         keep = None
         if split != "all" and fraction > 0:
             train_ids, val_ids = split_image_ids([int(i["id"]) for i in data["images"]], fraction, split_seed)
@@ -110,5 +112,7 @@ class CocoFormat(CocoFileDataset):
         bad = BadSamples(on_bad_sample, str(ann))
         records = coco_records(data, ann, images, meta, self.category_id, bad, keep)
         bad.summary()
-        self.ann_file, self.img_dir, self.split = ann, images, split
+        transform = fit_transform(transform, whole_frame_sizes(data, records), input_size)
+        meta = dataclasses.replace(meta, input_size=transform.input_size, padding=transform.padding)
+        self.ann_file, self.img_dir, self.split, self.image_ids = ann, images, split, keep
         super().__init__(records, meta, transform, on_bad_sample, bad)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -36,6 +37,14 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         else:
             batch[key] = values
     return batch
+
+
+def _flip_line(meta: DatasetMeta) -> str:
+    if meta.flip_note:
+        return meta.flip_note
+    if meta.flip_index is None:
+        return "flip off: the keypoints' sides are unknown"
+    return f"flip pairs: {sum(i < j for i, j in enumerate(meta.flip_index))} mirrored pairs"
 
 
 class KeypointDataModule(L.LightningDataModule):
@@ -128,13 +137,33 @@ class KeypointDataModule(L.LightningDataModule):
     def test_dataset(self) -> Dataset | None:
         return self.dataset("test")
 
-    def targets(self, split: str = "val") -> list[dict[str, Any]] | None:
-        """Per-image ground truth of every image in ``split`` for ``KeypointAP.update`` (all of its
-        annotations, crowd included), from the annotation file; None when the dataset has none
-        (Synthetic, WFLW). Needed for COCO AP with detected boxes, whose batches carry no GT."""
-        ds = self.dataset(split)
-        fn = getattr(ds, "targets", None)
+    def ground_truth(self, split: str = "val") -> dict[str, Any] | None:
+        """The ground truth of every image of ``split`` as a COCO-style dict (the dataset's
+        ``ground_truth()``, for ``KeypointAP``), or None when the split or the method is missing."""
+        ds = self.dataset(split) if self._sources[split] is not None or split == "test" else None
+        fn = getattr(ds, "ground_truth", None)
         return fn() if callable(fn) else None
+
+    def summary(self) -> str:
+        """What the run will see: K and the keypoint names, the flip pairs (or "flip off"), instances and
+        images per split, the input size and the samples skipped as bad."""
+        meta = self.meta
+        lines = [
+            f"dataset {meta.name!r}: {meta.num_keypoints} keypoints: {', '.join(meta.keypoint_names)}",
+            _flip_line(meta),
+            f"input size (w, h): {list(meta.input_size)}",
+        ]
+        for split in ("train", "val", "test"):
+            if self._sources[split] is None:
+                continue
+            ds = self.dataset(split)
+            records = getattr(ds, "records", None)
+            images = f" on {len({r.image_id for r in records})} images" if records else ""
+            skipped = getattr(ds, "num_skipped", 0)
+            lines.append(
+                f"{split}: {len(ds)} instances{images}" + (f", {skipped} bad samples skipped" if skipped else "")
+            )
+        return "\n".join(lines)
 
     def setup(self, stage: str | None = None) -> None:
         """Builds the datasets the stage needs (cheap setup checks run here for partials)."""

@@ -2,16 +2,19 @@
 
 Grayscale is expanded to 3 channels, RGBA loses its alpha, 16-bit and float images are scaled to
 8 bits. Undecodable or truncated files raise :class:`ImageReadError` naming the file.
+:func:`image_size` gives the size :func:`read_image` would return from the file header alone.
 """
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
-__all__ = ["ImageReadError", "read_image"]
+__all__ = ["ImageReadError", "image_size", "read_image"]
 
 # IMREAD_ANYDEPTH | IMREAD_ANYCOLOR keeps 16-bit data and still applies the EXIF orientation
 # (only IMREAD_UNCHANGED and IMREAD_IGNORE_ORIENTATION skip it).
@@ -78,3 +81,43 @@ def read_image(path: str | Path, reduce: int = 1) -> np.ndarray:
     if img.shape[2] == 1:
         return cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+_EXIF_ORIENTATION = 0x0112
+_TIFF_WIDTH, _TIFF_HEIGHT = 256, 257
+
+
+def _stored_size_and_orientation(im: Image.Image) -> tuple[tuple[int, int], int]:
+    """``(w, h)`` as stored in the file and the EXIF orientation (1 when absent) of an opened image.
+
+    TIFF: the orientation is one of the file's own tags, and Pillow already reports a transposed
+    ``size`` for orientations 5-8, so the stored size is read from the width/height tags. Other
+    formats: the raw EXIF block found in the header (``info["exif"]``; a PNG ``eXIf`` chunk placed
+    after the image data is not seen without decoding, and is then ignored).
+    """
+    tags = getattr(im, "tag_v2", None)
+    if tags is not None and _TIFF_WIDTH in tags and _TIFF_HEIGHT in tags:
+        return (int(tags[_TIFF_WIDTH]), int(tags[_TIFF_HEIGHT])), tags.get(_EXIF_ORIENTATION, 1)
+    raw = im.info.get("exif")
+    if not raw:
+        return im.size, 1
+    exif = Image.Exif()
+    exif.load(raw)
+    return im.size, exif.get(_EXIF_ORIENTATION, 1)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` of the image :func:`read_image` returns, from the file header only.
+
+    EXIF orientations 5-8 (a quarter turn) swap width and height, as :func:`read_image` applies them.
+
+    Raises:
+        ImageReadError: the file is missing, not an image, or its header is unreadable.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            (w, h), orientation = _stored_size_and_orientation(im)
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as err:
+        raise ImageReadError(f"cannot read the size of image file {path}: {err}") from err
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)

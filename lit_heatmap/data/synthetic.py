@@ -12,38 +12,77 @@ the joints; those keypoints stay labelled and are marked in ``occluded (K,)``.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
 from .base import KeypointDataset, Record
-from .meta import DatasetMeta, flip_index_from_names
-from .transforms import KeypointTransform, make_transform
+from .meta import DatasetMeta, resolve_flip_index
+from .pipeline import KeypointTransform, fit_transform
 
 __all__ = ["Synthetic", "SYNTHETIC_KEYPOINT_NAMES", "render_figure"]
 
-# default augmentation: the figures already vary a lot; mild extra scale/rotation, flip, colour
-SYNTHETIC_AUG = dict(scale_factor=0.15, rotation=20.0, rotation_prob=0.5, flip_prob=0.5,
-                     color_jitter=0.2, color_jitter_prob=0.5, blur_prob=0.1)  # fmt: skip
-
 SYNTHETIC_KEYPOINT_NAMES: list[str] = [
-    "head", "neck", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee",
-    "left_ankle", "right_ankle",
-]  # fmt: skip
+    "head",
+    "neck",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+]
 SYNTHETIC_SKELETON: list[tuple[int, int]] = [
-    (0, 1), (1, 2), (1, 3), (2, 4), (4, 6), (3, 5), (5, 7), (2, 8), (3, 9), (8, 9),
-    (8, 10), (10, 12), (9, 11), (11, 13),
-]  # fmt: skip
-SYNTHETIC_SIGMAS: list[float] = [0.06, 0.06, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
-                                 0.107, 0.107, 0.087, 0.087, 0.089, 0.089]  # fmt: skip
+    (0, 1),
+    (1, 2),
+    (1, 3),
+    (2, 4),
+    (4, 6),
+    (3, 5),
+    (5, 7),
+    (2, 8),
+    (3, 9),
+    (8, 9),
+    (8, 10),
+    (10, 12),
+    (9, 11),
+    (11, 13),
+]
+SYNTHETIC_SIGMAS: list[float] = [
+    0.06,
+    0.06,
+    0.079,
+    0.079,
+    0.072,
+    0.072,
+    0.062,
+    0.062,
+    0.107,
+    0.107,
+    0.087,
+    0.087,
+    0.089,
+    0.089,
+]
 # segment colours (RGB), jittered per sample; both sides share them
 _COLOURS = {
-    "torso": (215, 200, 50), "head": (240, 190, 150), "upper_arm": (225, 50, 50),
-    "forearm": (40, 200, 70), "thigh": (50, 90, 230), "shin": (200, 60, 210), "end": (250, 250, 250),
-}  # fmt: skip
+    "torso": (215, 200, 50),
+    "head": (240, 190, 150),
+    "upper_arm": (225, 50, 50),
+    "forearm": (40, 200, 70),
+    "thigh": (50, 90, 230),
+    "shin": (200, 60, 210),
+    "end": (250, 250, 250),
+}
 _SHIFT = 4  # cv2 sub-pixel drawing: coordinates in 1/16 px
 _ONE = 1 << _SHIFT
 
@@ -154,8 +193,18 @@ def render_figure(
                 pts = cv2.boxPoints(((centre[0], centre[1]), (2 * axes[0], 2 * axes[1]), ang))
                 cv2.fillConvexPoly(target, np.array([_pt(p) for p in pts], np.int32), colour, cv2.LINE_AA, _SHIFT)
             else:
-                cv2.ellipse(target, _pt(centre), (int(axes[0] * _ONE), int(axes[1] * _ONE)), ang, 0, 360,
-                            colour, -1, cv2.LINE_AA, _SHIFT)  # fmt: skip
+                cv2.ellipse(
+                    target,
+                    _pt(centre),
+                    (int(axes[0] * _ONE), int(axes[1] * _ONE)),
+                    ang,
+                    0,
+                    360,
+                    colour,
+                    -1,
+                    cv2.LINE_AA,
+                    _SHIFT,
+                )
         ij = np.clip(np.round(kps).astype(int), 0, [w - 1, h - 1])
         occluded = mask[ij[:, 1], ij[:, 0]] > 127
     if noise > 0:
@@ -176,14 +225,13 @@ class Synthetic(KeypointDataset):
             seed never share a sample.
         input_size: network input ``(w, h)``.
         image_size: rendered canvas ``(w, h)``; defaults to ``input_size``.
-        augment: random scale/rotation/flip/colour (ignored when ``transform`` is given).
-        aug: overrides of the default augmentation (KeypointTransform arguments, ``dataset.aug.*``).
-        transform: a :class:`KeypointTransform`; built from ``input_size``/``augment`` when None.
+        transform: the crop + augmentation pipeline (``dataset.transform``; the default run's recipe is
+            in ``conf/dataset/synthetic.yaml``); None: a deterministic crop of ``input_size``.
         occluder_prob: probability of one occluder per image.
         num_distractors: (min, max) background shapes.
         noise: Gaussian pixel noise std.
 
-    Samples carry the CONTRACT keys plus ``occluded (14,)`` bool.
+    Samples carry the batch-contract keys (docs/architecture.md) plus ``occluded (14,)`` bool.
     """
 
     def __init__(
@@ -193,8 +241,6 @@ class Synthetic(KeypointDataset):
         split: str = "train",
         input_size: Sequence[int] = (128, 128),
         image_size: Sequence[int] | None = None,
-        augment: bool = False,
-        aug: dict[str, Any] | None = None,
         transform: KeypointTransform | None = None,
         occluder_prob: float = 0.5,
         num_distractors: Sequence[int] = (2, 6),
@@ -202,16 +248,19 @@ class Synthetic(KeypointDataset):
     ) -> None:
         if int(num_samples) <= 0:
             raise ValueError(f"Synthetic: num_samples must be positive, got {num_samples}")
-        transform = make_transform(input_size, augment, SYNTHETIC_AUG, aug, transform)
+        transform = fit_transform(transform, None, input_size)
+        flip = resolve_flip_index(SYNTHETIC_KEYPOINT_NAMES)
         meta = DatasetMeta(
             name="synthetic",
             num_keypoints=14,
             keypoint_names=list(SYNTHETIC_KEYPOINT_NAMES),
             skeleton=list(SYNTHETIC_SKELETON),
-            flip_index=flip_index_from_names(SYNTHETIC_KEYPOINT_NAMES),
+            flip_index=flip.index,
             sigmas=list(SYNTHETIC_SIGMAS),
             input_size=transform.input_size,
             upper_body_ids=list(range(8)),
+            padding=transform.padding,
+            flip_note=flip.summary,
         )
         super().__init__([], meta, transform)
         self.num_samples = int(num_samples)

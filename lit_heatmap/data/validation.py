@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -39,16 +40,20 @@ class BadSamples:
         self.policy = policy
         self.source = source
         self.messages: list[str] = []
+        self.skipped: set[int] = set()  # annotation ids of skipped samples (kept out of the ground truth too)
 
     @property
     def count(self) -> int:
         return len(self.messages)
 
-    def report(self, message: str, exc: type[Exception] = BadSampleError) -> None:
-        """Raise ``exc(message)`` under ``"raise"``; count and log it under ``"skip"``."""
+    def report(self, message: str, exc: type[Exception] = BadSampleError, annotation_id: int | None = None) -> None:
+        """Raise ``exc(message)`` under ``"raise"``; count and log it under ``"skip"`` (remembering the
+        ``annotation_id``, when given, in :attr:`skipped`)."""
         if self.policy == "raise":
             raise exc(message + " (set on_bad_sample=skip to drop such samples)")
         self.messages.append(message)
+        if annotation_id is not None:
+            self.skipped.add(int(annotation_id))
         log.warning("skipping bad sample: %s", message)
 
     def summary(self) -> None:

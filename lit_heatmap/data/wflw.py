@@ -2,28 +2,28 @@
 
 ``WFLW_annotations/list_98pt_rect_attr_train_test/list_98pt_rect_attr_{split}.txt``: one face per
 line, 196 numbers (x0 y0 ... x97 y97), the face rectangle ``x_min y_min x_max y_max``, 6 attribute
-flags (pose, expression, illumination, make-up, occlusion, blur) and the image path relative to
+flags (``lit_heatmap.facts.WFLW_ATTRIBUTES``) and the image path relative to
 ``WFLW_images/``. The crop is the landmarks' box expanded 1.25x (HRNet-facial); ``norm`` is the
 inter-ocular distance between landmarks 60 and 72; ``attributes (6,)`` feed the subset metrics.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from lit_heatmap.facts import WFLW_FLIP_INDEX, WFLW_KEYPOINT_NAMES, WFLW_SKELETON
+
 from .base import KeypointDataset, Record
-from .meta import WFLW_FLIP_INDEX, WFLW_KEYPOINT_NAMES, WFLW_SKELETON, DatasetMeta
-from .transforms import KeypointTransform, make_transform
+from .meta import DatasetMeta
+from .pipeline import KeypointTransform, fit_transform
 from .validation import BadSamples, OnBadSample, check_bbox, check_keypoints, check_root
 
 __all__ = ["WFLW", "parse_wflw_line", "WFLW_NUM_FIELDS"]
 
-# HRNet-facial: scale +-25 %, rotation +-30 deg, flip
-WFLW_AUG = dict(scale_factor=0.25, rotation=30.0, rotation_prob=0.6, flip_prob=0.5)
 
 WFLW_NUM_FIELDS = 98 * 2 + 4 + 6 + 1
 # OKS-style sigmas are not defined for WFLW; a uniform value keeps OKS-based tools usable.
@@ -64,9 +64,8 @@ class WFLW(KeypointDataset):
         split: ``"train"`` or ``"test"``.
         ann_file: overrides the list file of the split.
         input_size: network input ``(w, h)`` (256 x 256 in HRNet-facial).
-        augment: scale ±25 %, rotation ±30°, flip, colour (ignored when ``transform`` is given).
-        aug: overrides of the default augmentation (KeypointTransform arguments, ``dataset.aug.*``).
-        transform: a :class:`KeypointTransform`.
+        transform: the crop + augmentation pipeline (``dataset.transform``, HRNet-facial's recipe in
+            ``conf/dataset/wflw.yaml``); None: a deterministic crop of ``input_size``.
         on_bad_sample: ``"raise"`` or ``"skip"``.
     """
 
@@ -76,8 +75,6 @@ class WFLW(KeypointDataset):
         split: str = "train",
         ann_file: str | Path | None = None,
         input_size: Sequence[int] = (256, 256),
-        augment: bool = False,
-        aug: dict[str, Any] | None = None,
         transform: KeypointTransform | None = None,
         on_bad_sample: OnBadSample = "raise",
     ) -> None:
@@ -90,7 +87,7 @@ class WFLW(KeypointDataset):
         if not ann.is_file():
             raise FileNotFoundError(f"WFLW: annotation file {ann} not found (split={split!r}; is dataset.root right?)")
         images = root_path / "WFLW_images"
-        transform = make_transform(input_size, augment, WFLW_AUG, aug, transform)
+        transform = fit_transform(transform, None, input_size)
         meta = DatasetMeta(
             name="wflw",
             num_keypoints=98,
@@ -99,6 +96,7 @@ class WFLW(KeypointDataset):
             flip_index=list(WFLW_FLIP_INDEX),
             sigmas=[_WFLW_SIGMA] * 98,
             input_size=transform.input_size,
+            padding=transform.padding,
         )
         bad = BadSamples(on_bad_sample, str(ann))
         records = self._parse(ann, images, bad)

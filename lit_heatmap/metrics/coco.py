@@ -24,81 +24,37 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from lit_heatmap.metrics.functional.coco import coco_keypoint_eval
+from lit_heatmap.metrics.functional.coco import (
+    coco_keypoint_eval,
+    pack_detections,
+    pack_targets,
+)
 from lit_heatmap.metrics.functional.oks import as_sigmas, keypoint_oks
 from lit_heatmap.metrics.functional.shared import check_keypoint_inputs
 
 
-def _field(d: dict, key: str, where: str) -> Any:
-    if key not in d:
-        raise ValueError(f"{where} has no {key!r} key (keys: {sorted(d)})")
-    return d[key]
+class _DatasetSigmas:
+    """OKS metrics take the dataset's sigmas unless they were built with explicit ones."""
+
+    sigmas: Tensor
+    explicit_sigmas: bool
+
+    def use_dataset_sigmas(self, sigmas: Sequence[float] | Tensor) -> None:
+        """Score with the dataset's K sigmas, unless this metric was built with ``sigmas=``."""
+        if self.explicit_sigmas:
+            return
+        self.sigmas = as_sigmas(sigmas).to(self.sigmas.device)
+        self.num_keypoints = int(self.sigmas.numel())
 
 
-def pack_detections(preds: Sequence[dict], k: int, device: torch.device | None = None) -> Tensor:
-    """Per-image prediction dicts -> ``(N, 2K+2)`` float64 rows ``[x, y]*K, score, image_id``."""
-    rows = []
-    for i, p in enumerate(preds):
-        where = f"preds[{i}]"
-        kp = torch.as_tensor(_field(p, "keypoints", where), dtype=torch.float64, device=device)
-        if kp.numel() == 0:
-            continue
-        if kp.ndim == 2:
-            kp = kp[None]
-        if kp.ndim != 3 or kp.shape[-1] not in (2, 3) or kp.shape[1] != k:
-            raise ValueError(f"{where}['keypoints'] must be (N, K={k}, 3), got {tuple(kp.shape)}")
-        n = kp.shape[0]
-        sc = torch.as_tensor(_field(p, "scores", where), dtype=torch.float64, device=kp.device).reshape(-1)
-        if sc.numel() != n:
-            raise ValueError(f"{where}['scores'] has {sc.numel()} values for {n} instances")
-        img = torch.as_tensor(_field(p, "image_id", where), dtype=torch.float64, device=kp.device).reshape(-1)
-        img = img.expand(n) if img.numel() == 1 else img
-        if img.numel() != n:
-            raise ValueError(f"{where}['image_id'] must be a scalar or ({n},)")
-        rows.append(torch.cat([kp[..., :2].reshape(n, 2 * k), sc[:, None], img[:, None]], 1))
-    return torch.cat(rows) if rows else torch.zeros(0, 2 * k + 2, dtype=torch.float64, device=device)
-
-
-def pack_targets(targets: Sequence[dict], k: int, device: torch.device | None = None) -> Tensor:
-    """Per-image target dicts -> ``(M, 3K+7)`` float64 rows ``[x, y, v]*K, bbox(4), area, iscrowd, image_id``.
-
-    ``area`` defaults to the box ``w*h`` and ``iscrowd`` to 0 when absent.
-    """
-    rows = []
-    for i, t in enumerate(targets):
-        where = f"targets[{i}]"
-        kp = torch.as_tensor(_field(t, "keypoints", where), dtype=torch.float64, device=device)
-        if kp.numel() == 0:
-            continue
-        if kp.ndim == 2:
-            kp = kp[None]
-        if kp.ndim != 3 or kp.shape[-1] != 3 or kp.shape[1] != k:
-            raise ValueError(f"{where}['keypoints'] must be (M, K={k}, 3) with (x, y, v), got {tuple(kp.shape)}")
-        m = kp.shape[0]
-        box = torch.as_tensor(_field(t, "bbox", where), dtype=torch.float64, device=kp.device).reshape(-1, 4)
-        area = t.get("area")
-        area = box[:, 2] * box[:, 3] if area is None else torch.as_tensor(area, dtype=torch.float64, device=kp.device)
-        crowd = torch.as_tensor(t.get("iscrowd", torch.zeros(m)), dtype=torch.float64, device=kp.device)
-        img = torch.as_tensor(_field(t, "image_id", where), dtype=torch.float64, device=kp.device).reshape(-1)
-        area, crowd = area.reshape(-1), crowd.reshape(-1)
-        img = img.expand(m) if img.numel() == 1 else img
-        if not (box.shape[0] == area.numel() == crowd.numel() == img.numel() == m):
-            raise ValueError(f"{where}: bbox/area/iscrowd/image_id lengths do not match {m} instances")
-        row = torch.cat([kp.reshape(m, 3 * k), box, area[:, None], crowd[:, None], img[:, None]], 1)
-        if not bool(torch.isfinite(row).all()):
-            raise ValueError(f"{where} contains non-finite ground truth values")
-        rows.append(row)
-    return torch.cat(rows) if rows else torch.zeros(0, 3 * k + 7, dtype=torch.float64, device=device)
-
-
-class KeypointAP(Metric):
+class KeypointAP(_DatasetSigmas, Metric):
     """COCO keypoint AP/AR by OKS, identical to pycocotools ``COCOeval(iouType="keypoints")``.
 
     Args:
         sigmas: per-keypoint OKS sigmas, K values (COCO's 17 by default).
         max_dets: detections kept per image (COCO: 20).
 
-    ``update(preds, targets)`` takes lists of per-image dicts (see ``CONTRACT.md``):
+    ``update(preds, targets)`` takes lists of per-image dicts (see docs/architecture.md):
     preds ``{"image_id", "keypoints" (N, K, 3), "scores" (N,)}`` and targets
     ``{"image_id", "keypoints" (M, K, 3), "area" (M,), "bbox" (M, 4), "iscrowd" (M,)}``.
     An image may appear in several updates (its instances are merged by ``image_id``); detections on
@@ -117,6 +73,7 @@ class KeypointAP(Metric):
         super().__init__(**kwargs)
         self.register_buffer("sigmas", as_sigmas(sigmas), persistent=False)
         self.num_keypoints = int(self.sigmas.numel())
+        self.explicit_sigmas = sigmas is not None
         self.max_dets = int(max_dets)
         self.add_state("detections", default=[], dist_reduce_fx="cat")
         self.add_state("groundtruths", default=[], dist_reduce_fx="cat")
@@ -153,14 +110,21 @@ class KeypointAP(Metric):
                 stacklevel=2,
             )
         res = coco_keypoint_eval(
-            det[:, -1], det[:, -2], det[:, : 2 * k].reshape(-1, k, 2),
-            gt[:, -1], gt[:, : 3 * k].reshape(-1, k, 3), gt[:, 3 * k + 4], gt[:, 3 * k : 3 * k + 4],
-            gt[:, 3 * k + 5], sigmas=self.sigmas, max_dets=self.max_dets,
+            det[:, -1],
+            det[:, -2],
+            det[:, : 2 * k].reshape(-1, k, 2),
+            gt[:, -1],
+            gt[:, : 3 * k].reshape(-1, k, 3),
+            gt[:, 3 * k + 4],
+            gt[:, 3 * k : 3 * k + 4],
+            gt[:, 3 * k + 5],
+            sigmas=self.sigmas,
+            max_dets=self.max_dets,
         )
         return {key: res[key] for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")}
 
 
-class MeanOKS(Metric):
+class MeanOKS(_DatasetSigmas, Metric):
     """Mean per-instance OKS between paired predictions and GT (top-down validation with GT boxes).
 
     Cheap alternative to :class:`KeypointAP` during training: no matching, one OKS per instance.
@@ -179,6 +143,7 @@ class MeanOKS(Metric):
     def __init__(self, sigmas: Sequence[float] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.register_buffer("sigmas", as_sigmas(sigmas), persistent=False)
+        self.explicit_sigmas = sigmas is not None
         self.add_state("oks_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0), dist_reduce_fx="sum")
         self.add_state("num_nonfinite", default=torch.tensor(0), dist_reduce_fx="sum")
@@ -212,6 +177,9 @@ class MeanOKS(Metric):
         if int(self.count) == 0:
             raise RuntimeError("MeanOKS.compute() called before update() (or no instance had labelled keypoints)")
         if int(self.num_nonfinite) > 0:
-            warnings.warn(f"MeanOKS: {int(self.num_nonfinite)} non-finite predicted keypoint(s) counted as misses",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"MeanOKS: {int(self.num_nonfinite)} non-finite predicted keypoint(s) counted as misses",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return self.oks_sum / self.count

@@ -8,9 +8,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lit_heatmap.facts import WFLW_ATTRIBUTES
 from lit_heatmap.metrics._base import KeypointMetric
-from lit_heatmap.metrics.functional.nme import NMENormalize, nme_from_stats, nme_normalizer, nme_stats, per_sample_nme
-from lit_heatmap.metrics.functional.shared import WFLW_ATTRIBUTES
+from lit_heatmap.metrics.functional.nme import (
+    NMENormalize,
+    nme_from_stats,
+    nme_normalizer,
+    nme_stats,
+    per_sample_nme,
+)
 
 
 class NME(KeypointMetric):

@@ -59,7 +59,12 @@ class PCK(KeypointMetric):
 
     def _update(self, preds: Tensor, target: Tensor, visibility: Tensor, **kw: Any) -> None:
         n = pck_normalizer(
-            target, visibility, self.normalize, bbox=kw["bbox"], norm=kw["norm"], indices=self.indices,
+            target,
+            visibility,
+            self.normalize,
+            bbox=kw["bbox"],
+            norm=kw["norm"],
+            indices=self.indices,
             name=type(self).__name__,
         )
         correct, valid = pck_counts(preds, target, visibility, n, self._thresholds())

@@ -66,7 +66,9 @@ class Backbone(nn.Module):
         try:
             self.body = self._create(name, pretrained, kwargs)
         except (RuntimeError, AssertionError) as err:
-            raise ValueError(f"Backbone(name={name!r}, {kwargs}): timm could not build a features_only model: {err}") from err
+            raise ValueError(
+                f"Backbone(name={name!r}, {kwargs}): timm could not build a features_only model: {err}"
+            ) from err
         self.channels: list[int] = [int(c) for c in self.body.feature_info.channels()]
         self.strides: list[int] = [int(s) for s in self.body.feature_info.reduction()]
         if pretrained_path:

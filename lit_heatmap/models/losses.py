@@ -12,7 +12,8 @@ Every loss has the same call signature, so the LightningModule calls them unifor
 
 Reduction: every loss is a mean over the ``B*K`` keypoints (weight-0 keypoints contribute 0 but are
 counted, as in MMPose), so its scale does not depend on the batch size.  ``loss_weight`` scales the
-result.  ``kind`` tells which outputs a loss reads (checked by the module at construction).
+result.  ``accepts`` lists the encoding kinds whose outputs a loss reads (the codecs' vocabulary, checked
+by :func:`lit_heatmap.codecs.check_compatible` before anything is built).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from lit_heatmap.codecs import SoftArgmaxDecoder, check_compatible, encoding_kind
 
 __all__ = [
     "KeypointMSELoss",
@@ -58,7 +61,7 @@ class KeypointMSELoss(nn.Module):
     Shapes: output, target ``(B, K, h, w)``; target_weight ``(B, K)``.
     """
 
-    kind = ("heatmap",)
+    accepts = ("heatmap",)
 
     def __init__(self, use_target_weight: bool = True, ohkm_topk: int | None = None, loss_weight: float = 1.0) -> None:
         super().__init__()
@@ -68,7 +71,15 @@ class KeypointMSELoss(nn.Module):
         self.ohkm_topk = ohkm_topk
         self.loss_weight = float(loss_weight)
 
-    def forward(self, output: Tensor, target: Tensor, target_weight: Tensor, *, keypoints: Tensor | None = None, encoding: Any = None) -> Tensor:
+    def forward(
+        self,
+        output: Tensor,
+        target: Tensor,
+        target_weight: Tensor,
+        *,
+        keypoints: Tensor | None = None,
+        encoding: Any = None,
+    ) -> Tensor:
         w = _weight(target_weight, self.use_target_weight, output)
         per_kpt = ((output - target.to(output.dtype)) ** 2).flatten(2).mean(-1) * w * w  # (B, K)
         return _reduce_per_keypoint(per_kpt, self.ohkm_topk) * self.loss_weight
@@ -91,9 +102,11 @@ class KLDiscreteLoss(nn.Module):
     Shapes: output, target ``(x (B, K, Wx), y (B, K, Wy))``; target_weight ``(B, K)``.
     """
 
-    kind = ("simcc",)
+    accepts = ("simcc",)
 
-    def __init__(self, beta: float = 10.0, label_softmax: bool = True, use_target_weight: bool = True, loss_weight: float = 1.0) -> None:
+    def __init__(
+        self, beta: float = 10.0, label_softmax: bool = True, use_target_weight: bool = True, loss_weight: float = 1.0
+    ) -> None:
         super().__init__()
         self.beta = float(beta)
         self.label_softmax = label_softmax
@@ -109,7 +122,15 @@ class KLDiscreteLoss(nn.Module):
             q = label / label.sum(-1, keepdim=True).clamp_min(1e-12)
         return (torch.xlogy(q, q) - q * log_p).sum(-1)  # (B, K)
 
-    def forward(self, output: tuple[Tensor, Tensor], target: tuple[Tensor, Tensor], target_weight: Tensor, *, keypoints: Tensor | None = None, encoding: Any = None) -> Tensor:
+    def forward(
+        self,
+        output: tuple[Tensor, Tensor],
+        target: tuple[Tensor, Tensor],
+        target_weight: Tensor,
+        *,
+        keypoints: Tensor | None = None,
+        encoding: Any = None,
+    ) -> Tensor:
         per_kpt = self._kl(output[0], target[0]) + self._kl(output[1], target[1])
         w = _weight(target_weight, self.use_target_weight, per_kpt)
         return (per_kpt * w).mean() * self.loss_weight
@@ -127,22 +148,40 @@ class AdaptiveWingLoss(nn.Module):
     Shapes: output, target ``(B, K, h, w)``; target_weight ``(B, K)``.
     """
 
-    kind = ("heatmap",)
+    accepts = ("heatmap",)
 
-    def __init__(self, alpha: float = 2.1, omega: float = 14.0, epsilon: float = 1.0, theta: float = 0.5, use_target_weight: bool = True, loss_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        alpha: float = 2.1,
+        omega: float = 14.0,
+        epsilon: float = 1.0,
+        theta: float = 0.5,
+        use_target_weight: bool = True,
+        loss_weight: float = 1.0,
+    ) -> None:
         super().__init__()
         self.alpha, self.omega, self.epsilon, self.theta = float(alpha), float(omega), float(epsilon), float(theta)
         self.use_target_weight = use_target_weight
         self.loss_weight = float(loss_weight)
 
-    def forward(self, output: Tensor, target: Tensor, target_weight: Tensor, *, keypoints: Tensor | None = None, encoding: Any = None) -> Tensor:
+    def forward(
+        self,
+        output: Tensor,
+        target: Tensor,
+        target_weight: Tensor,
+        *,
+        keypoints: Tensor | None = None,
+        encoding: Any = None,
+    ) -> Tensor:
         out, tgt = output.float(), target.float()
         delta = (tgt - out).abs()
         a = self.alpha - tgt
         r = self.theta / self.epsilon
         big_a = self.omega / (1 + r**a) * a * r ** (a - 1) / self.epsilon
         c = self.theta * big_a - self.omega * torch.log1p(r**a)
-        losses = torch.where(delta < self.theta, self.omega * torch.log1p((delta / self.epsilon) ** a), big_a * delta - c)
+        losses = torch.where(
+            delta < self.theta, self.omega * torch.log1p((delta / self.epsilon) ** a), big_a * delta - c
+        )
         per_kpt = losses.flatten(2).mean(-1)
         w = _weight(target_weight, self.use_target_weight, per_kpt)
         return (per_kpt * w).mean() * self.loss_weight
@@ -163,22 +202,22 @@ class SoftArgmaxLoss(nn.Module):
     Needs ``keypoints=`` and ``encoding=``.
     """
 
-    kind = ("heatmap", "simcc")
+    accepts = ("heatmap", "simcc")
 
     def __init__(self, beta: float = 1.0, use_target_weight: bool = True, loss_weight: float = 1.0) -> None:
         super().__init__()
-        from lit_heatmap.codecs import SoftArgmaxDecoder
-
         self.beta = float(beta)
         self.decoder = SoftArgmaxDecoder(beta=self.beta)
         self.use_target_weight = use_target_weight
         self.loss_weight = float(loss_weight)
 
-    def forward(self, output: Any, target: Any, target_weight: Tensor, *, keypoints: Tensor | None = None, encoding: Any = None) -> Tensor:
+    def forward(
+        self, output: Any, target: Any, target_weight: Tensor, *, keypoints: Tensor | None = None, encoding: Any = None
+    ) -> Tensor:
         if keypoints is None or encoding is None:
             raise ValueError("SoftArgmaxLoss needs keypoints= (B, K, 2) input px and encoding= (the encoding object)")
         pred, _ = self.decoder.decode(output, encoding)
-        if hasattr(encoding, "split_ratio"):
+        if encoding_kind(encoding) == "simcc":
             unit = 1.0 / float(encoding.split_ratio)
         else:
             unit = float(encoding.input_size[0]) / float(encoding.heatmap_size[0])
@@ -204,16 +243,24 @@ class HybridLoss(nn.Module):
     ``encoding.simcc``).
     """
 
-    kind = ("hybrid",)
+    accepts = ("hybrid",)
 
-    def __init__(self, heatmap: nn.Module | None = None, simcc: nn.Module | None = None, heatmap_weight: float = 100.0, simcc_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        heatmap: nn.Module | None = None,
+        simcc: nn.Module | None = None,
+        heatmap_weight: float = 100.0,
+        simcc_weight: float = 1.0,
+    ) -> None:
         super().__init__()
         self.heatmap = heatmap if heatmap is not None else KeypointMSELoss()
         self.simcc = simcc if simcc is not None else KLDiscreteLoss()
         self.heatmap_weight = float(heatmap_weight)
         self.simcc_weight = float(simcc_weight)
 
-    def forward(self, output: Any, target: Any, target_weight: Tensor, *, keypoints: Tensor | None = None, encoding: Any = None) -> Tensor:
+    def forward(
+        self, output: Any, target: Any, target_weight: Tensor, *, keypoints: Tensor | None = None, encoding: Any = None
+    ) -> Tensor:
         hm_enc = getattr(encoding, "heatmap", None)
         sc_enc = getattr(encoding, "simcc", None)
         l_hm = self.heatmap(output[0], target[0], target_weight, keypoints=keypoints, encoding=hm_enc)
@@ -222,18 +269,5 @@ class HybridLoss(nn.Module):
 
 
 def check_loss(loss: nn.Module, encoding: Any) -> None:
-    """Raise ``ValueError`` naming both classes when ``loss`` cannot read ``encoding``'s outputs."""
-    from .heads.base import encoding_kind
-
-    kind = encoding_kind(encoding)
-    accepts = getattr(loss, "kind", None)
-    if accepts is None:  # a user loss: trust it
-        return
-    if kind not in accepts:
-        raise ValueError(
-            f"{type(loss).__name__} cannot train a {type(encoding).__name__} encoding: it reads {' / '.join(accepts)} "
-            f"outputs, the encoding gives {kind} targets"
-        )
-    if kind == "hybrid":
-        check_loss(loss.heatmap, encoding.heatmap)
-        check_loss(loss.simcc, encoding.simcc)
+    """Deprecated alias of ``check_compatible(encoding, loss=loss)`` (kept for module.py; to be removed)."""
+    check_compatible(encoding, loss=loss)

@@ -1,8 +1,15 @@
-"""Helpers shared by the train / eval / predict entry points (lightning-hydra-template style)."""
+"""Helpers shared by the entry points (lightning-hydra-template style): the config path and checks,
+checkpoint loading, callbacks/loggers from config, end-of-run helpers."""
 
+from lit_heatmap.utils.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    model_hparams,
+)
 from lit_heatmap.utils.config import (
+    CONFIG_PATH,
     ConfigCompatibilityError,
-    build_metrics,
     build_model,
     check_compatibility,
     config_choices,
@@ -10,11 +17,18 @@ from lit_heatmap.utils.config import (
     print_config_tree,
 )
 from lit_heatmap.utils.instantiators import instantiate_callbacks, instantiate_loggers
-from lit_heatmap.utils.run import close_loggers, get_metric_value, log_hyperparameters
+from lit_heatmap.utils.run import (
+    attach_ground_truth,
+    close_loggers,
+    get_metric_value,
+    log_hyperparameters,
+)
 
 __all__ = [
+    "CONFIG_PATH",
+    "attach_ground_truth",
+    "CheckpointError",
     "ConfigCompatibilityError",
-    "build_metrics",
     "build_model",
     "check_compatibility",
     "close_loggers",
@@ -23,6 +37,9 @@ __all__ = [
     "get_metric_value",
     "instantiate_callbacks",
     "instantiate_loggers",
+    "load_checkpoint",
+    "load_model",
     "log_hyperparameters",
+    "model_hparams",
     "print_config_tree",
 ]

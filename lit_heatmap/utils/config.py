@@ -1,15 +1,22 @@
-"""Config-level checks and builders: clear errors for incompatible choices, the model from its groups."""
+"""Config-level helpers of the entry points: the config path, clear errors for incompatible choices, the model
+from its groups."""
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import hydra
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+
+from lit_heatmap.codecs.compat import check_compatible
+from lit_heatmap.models.parts import build, build_partial, plain, with_input_size
+
+# the config tree is installed as the package `lit_heatmap.conf` (repo folder conf/)
+CONFIG_PATH = "pkg://lit_heatmap.conf"
 
 # the groups that together define the model, in the order they are reported
 MODEL_GROUPS: tuple[str, ...] = ("backbone", "head", "encoding", "decoder", "loss")
@@ -38,90 +45,84 @@ def config_choices() -> dict[str, str]:
 
 def _name(group: str, obj: Any, choices: dict[str, str]) -> str:
     """``group=option`` when the option is known, with the class name for clarity."""
-    cls = type(obj).__name__ if obj is not None else "?"
+    cls = obj.func.__name__ if isinstance(obj, functools.partial) else type(obj).__name__
     if group in choices:
         return f"{group}={choices[group]} ({cls})"
     return f"{group}: {cls}"
 
 
-def check_compatibility(cfg: DictConfig) -> None:
-    """Fail fast, before any data is read, when the decoder cannot read the encoding's output.
+def _model_parts(cfg: DictConfig) -> tuple[Any, Any, Any, Any]:
+    """Encoding, head constructor, decoder and loss of the config (cheap: no backbone, no data). An
+    encoding whose input size follows the dataset (unset) is built at a placeholder size."""
+    encoding = plain(cfg.encoding)
+    if any(v is None for k, v in _items(encoding) if k == "input_size"):
+        encoding = with_input_size(encoding, (64, 64))
+    return build(encoding), build_partial(cfg.head), build(cfg.decoder), build(cfg.loss)
 
-    Builds the encoding and the decoder (cheap) and calls ``decoder.check(encoding)``.
+
+def _items(node: Any) -> list[tuple[str, Any]]:
+    """Every (key, value) pair of a nested plain mapping."""
+    if not isinstance(node, dict):
+        return []
+    return [kv for k, v in node.items() for kv in [(k, v), *_items(v)]]
+
+
+def check_compatibility(cfg: DictConfig) -> None:
+    """Fail fast, before any data is read, when the chosen encoding, head, decoder and loss cannot work
+    together.
 
     Raises:
-        ConfigCompatibilityError: naming both config options (``encoding=simcc``,
-            ``decoder=quarter_offset``) and the decoders' own reason.
+        ConfigCompatibilityError: naming the config options (``encoding=simcc``, ``decoder=quarter_offset``)
+            and the parts' own reason.
     """
     choices = config_choices()
-    encoding = hydra.utils.instantiate(cfg.encoding)
-    decoder = hydra.utils.instantiate(cfg.decoder)
-    check = getattr(decoder, "check", None)
-    if check is None:
-        return
+    encoding, head, decoder, loss = _model_parts(cfg)
+    names = {
+        g: _name(g, obj, choices)
+        for g, obj in (("encoding", encoding), ("head", head), ("decoder", decoder), ("loss", loss))
+    }
     try:
-        check(encoding)
+        check_compatible(encoding, head=head, decoder=decoder, loss=loss, names=names)
     except ValueError as err:
         raise ConfigCompatibilityError(
-            f"incompatible config choices: {_name('decoder', decoder, choices)} cannot decode the "
-            f"output of {_name('encoding', encoding, choices)}. {err} "
-            f"Choose a decoder that reads this encoding (or another encoding) on the command line, "
-            f"e.g. `decoder=argmax`."
+            f"incompatible config choices: {err} Choose parts that read this encoding (or another encoding) "
+            f"on the command line, e.g. `decoder=argmax`."
         ) from err
 
 
-def _plain(x: Any) -> Any:
-    """Python lists/floats/ints from tuples, numpy or torch values (meta fields)."""
-    if isinstance(x, torch.Tensor):
-        return x.tolist()
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    if isinstance(x, Sequence) and not isinstance(x, str):
-        return [_plain(v) for v in x]
-    return x
-
-
-def build_metrics(cfg: DictConfig) -> dict[str, Any] | None:
-    """``cfg.dataset.metrics`` (``{name: {_target_: Metric}}``) -> ``{name: Metric}``."""
-    node = cfg.dataset.get("metrics")
-    if not node:
-        return None
-    return dict(hydra.utils.instantiate(node, _convert_="all"))
-
-
 def build_model(cfg: DictConfig, meta: Any) -> Any:
-    """The LightningModule from ``cfg.model`` completed with the dataset's meta and metrics.
-
-    Args:
-        cfg: the composed train config (uses ``cfg.model`` and ``cfg.dataset.metrics``).
-        meta: the DataModule's ``DatasetMeta`` (num_keypoints, flip_index, sigmas).
+    """The LightningModule of ``cfg.model`` (its parts' nodes) completed with the dataset's meta.
 
     Raises:
         ConfigCompatibilityError: when the module rejects the combination of its parts (e.g.
             ``head=simcc`` with ``encoding=heatmap2d``), naming the chosen options.
     """
     choices = config_choices()
-    model_partial = hydra.utils.instantiate(cfg.model, _partial_=True)
     try:
-        return model_partial(
-            num_keypoints=int(meta.num_keypoints),
-            flip_index=_plain(meta.flip_index),
-            sigmas=[float(s) for s in _plain(meta.sigmas)],
-            metrics=build_metrics(cfg),
-        )
+        return hydra.utils.instantiate(cfg.model, meta=plain(meta))
     except (ValueError, TypeError) as err:
         chosen = ", ".join(f"{g}={choices[g]}" for g in MODEL_GROUPS if g in choices)
         where = f" ({chosen})" if chosen else ""
-        raise ConfigCompatibilityError(
-            f"cannot build the model from the chosen parts{where}: {err}"
-        ) from err
+        raise ConfigCompatibilityError(f"cannot build the model from the chosen parts{where}: {err}") from err
 
 
 @rank_zero_only
 def print_config_tree(cfg: DictConfig, resolve: bool = True) -> None:
     """Prints the composed config as YAML (the main groups first)."""
-    order = ["dataset", "backbone", "head", "encoding", "decoder", "loss", "optimizer", "scheduler",
-             "trainer", "callbacks", "logger", "paths"]  # fmt: skip
+    order = [
+        "dataset",
+        "backbone",
+        "head",
+        "encoding",
+        "decoder",
+        "loss",
+        "optimizer",
+        "scheduler",
+        "trainer",
+        "callbacks",
+        "logger",
+        "paths",
+    ]
     keys = [k for k in order if k in cfg] + [k for k in cfg if k not in order and k != "hydra"]
     container = {}
     for k in keys:

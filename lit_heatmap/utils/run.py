@@ -44,6 +44,14 @@ def log_hyperparameters(cfg: DictConfig, loggers: list[Logger], model: Any = Non
         logger.log_hyperparams(hparams)
 
 
+def attach_ground_truth(model: Any, datamodule: Any, stages: tuple[str, ...] = ("val",)) -> None:
+    """Give the model's evaluators the ground truth of their splits (``datamodule.ground_truth(split)``),
+    for the metrics that need it (``KeypointAP``); the dataset is read only when one does."""
+    for stage in stages:
+        if model.evaluators[stage].needs_ground_truth:
+            model.set_ground_truth(stage, datamodule.ground_truth(stage))
+
+
 def close_loggers() -> None:
     """Closes the W&B run, if any, so the next multirun job starts a fresh one."""
     try:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 # a tiny, fast model and data set; every test adds its own overrides on top
 TINY_DATA = [
     "dataset.train_size=32",
@@ -44,6 +43,12 @@ def cli(name: str) -> str:
 
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update(NO_ALBUMENTATIONS_UPDATE="1", WANDB_MODE="offline", HF_HUB_OFFLINE="1", WANDB_SILENT="true",
-               HYDRA_FULL_ERROR="1", PYTHONWARNINGS="ignore")  # fmt: skip
+    env.update(
+        NO_ALBUMENTATIONS_UPDATE="1",
+        WANDB_MODE="offline",
+        HF_HUB_OFFLINE="1",
+        WANDB_SILENT="true",
+        HYDRA_FULL_ERROR="1",
+        PYTHONWARNINGS="ignore",
+    )
     return env

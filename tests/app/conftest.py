@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from app_helpers import TINY, TINY_HEAD
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from tests.app.app_helpers import TINY, TINY_HEAD
 
 
 def compose_cfg(config_name: str, overrides: list[str], out_dir: Path) -> DictConfig:
@@ -33,8 +33,12 @@ def compose_cfg(config_name: str, overrides: list[str], out_dir: Path) -> DictCo
 def make_cfg(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
     """``make_cfg(overrides, config_name="train", tiny=True)`` -> composed config writing under tmp_path."""
 
-    def make(overrides: list[str] | tuple[str, ...] = (), config_name: str = "train", tiny: bool = True,
-             out: Path | None = None) -> DictConfig:  # fmt: skip
+    def make(
+        overrides: list[str] | tuple[str, ...] = (),
+        config_name: str = "train",
+        tiny: bool = True,
+        out: Path | None = None,
+    ) -> DictConfig:
         base = TINY if (tiny and config_name == "train") else []
         if base and not any(o.split("=")[0].lstrip("+~") in ("head", "encoding", "experiment") for o in overrides):
             base = base + TINY_HEAD
@@ -42,5 +46,3 @@ def make_cfg(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
 
     yield make
     GlobalHydra.instance().clear()
-
-

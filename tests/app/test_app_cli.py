@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from app_helpers import TINY, TINY_HEAD, cli, cli_env
+from tests.app.app_helpers import TINY, TINY_HEAD, cli, cli_env
 
 
 def run(cmd: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -42,8 +42,19 @@ def test_python_dash_m_and_user_config_dir(tmp_path: Path) -> None:
     user = tmp_path / "my_configs" / "experiment"
     user.mkdir(parents=True)
     (user / "my_recipe.yaml").write_text("# @package _global_\ntrainer:\n  max_epochs: 7\ntags: [mine]\n")
-    res = run([sys.executable, "-m", "lit_heatmap.train", f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]",
-               "experiment=my_recipe", "--cfg", "job"], cwd=tmp_path, timeout=120)  # fmt: skip
+    res = run(
+        [
+            sys.executable,
+            "-m",
+            "lit_heatmap.train",
+            f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]",
+            "experiment=my_recipe",
+            "--cfg",
+            "job",
+        ],
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     cfg = yaml.safe_load(res.stdout)
     assert cfg["trainer"]["max_epochs"] == 7 and cfg["tags"] == ["mine"]
@@ -53,8 +64,18 @@ def test_python_dash_m_and_user_config_dir(tmp_path: Path) -> None:
 def test_multirun_encoding_x_decoder_rejects_bad_pair(tmp_path: Path) -> None:
     """3 valid pairs train; simcc x quarter_offset is rejected before training with both names."""
     sweep = tmp_path / "sweep"
-    res = run([cli("lit-heatmap-train"), "-m", "encoding=heatmap2d,simcc", "decoder=dark,quarter_offset", *TINY,
-               f"hydra.sweep.dir={sweep}"], cwd=tmp_path, timeout=600)  # fmt: skip
+    res = run(
+        [
+            cli("lit-heatmap-train"),
+            "-m",
+            "encoding=heatmap2d,simcc",
+            "decoder=dark,quarter_offset",
+            *TINY,
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert res.returncode != 0
     err = res.stderr + res.stdout
     assert "decoder=quarter_offset" in err and "encoding=simcc" in err and "ConfigCompatibilityError" in err
@@ -62,8 +83,11 @@ def test_multirun_encoding_x_decoder_rejects_bad_pair(tmp_path: Path) -> None:
     for n in range(4):
         overrides = yaml.safe_load((sweep / str(n) / ".hydra" / "overrides.yaml").read_text())
         jobs[tuple(o for o in overrides if o.startswith(("encoding=", "decoder=")))] = sweep / str(n)
-    for pair in [("encoding=heatmap2d", "decoder=dark"), ("encoding=heatmap2d", "decoder=quarter_offset"),
-                 ("encoding=simcc", "decoder=dark")]:  # fmt: skip
+    for pair in [
+        ("encoding=heatmap2d", "decoder=dark"),
+        ("encoding=heatmap2d", "decoder=quarter_offset"),
+        ("encoding=simcc", "decoder=dark"),
+    ]:
         assert (jobs[pair] / "checkpoints" / "last.ckpt").is_file(), pair
         rows = _csv_rows(jobs[pair] / "csv" / "metrics.csv")
         assert any(r.get("val/PCK@0.05") for r in rows), pair
@@ -77,9 +101,20 @@ def test_multirun_encoding_x_decoder_rejects_bad_pair(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_optuna_sweep_two_trials(tmp_path: Path) -> None:
     sweep = tmp_path / "optuna"
-    res = run([cli("lit-heatmap-train"), "hparams_search=optuna", "hydra.sweeper.n_trials=2",
-               "hydra.sweeper.sampler.n_startup_trials=2", *TINY, *TINY_HEAD, "trainer.max_epochs=2",
-               f"hydra.sweep.dir={sweep}"], cwd=tmp_path, timeout=600)  # fmt: skip
+    res = run(
+        [
+            cli("lit-heatmap-train"),
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.sampler.n_startup_trials=2",
+            *TINY,
+            *TINY_HEAD,
+            "trainer.max_epochs=2",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert set(results["best_params"]) == {"optimizer.lr", "optimizer.weight_decay", "encoding.sigma"}
@@ -95,20 +130,32 @@ def test_optuna_sweep_two_trials(tmp_path: Path) -> None:
 def test_kill_and_resume(tmp_path: Path) -> None:
     """SIGKILL mid-epoch after a step checkpoint; ckpt_path= resumes at the saved step with the
     optimizer and scheduler state; the killed run's checkpoint and logs stay."""
-    common = [*TINY, *TINY_HEAD, "dataset.train_size=200", "trainer.max_epochs=2", "~trainer.limit_train_batches",
-              "trainer.log_every_n_steps=1", "callbacks.last_checkpoint.every_n_train_steps=4"]  # fmt: skip
+    common = [
+        *TINY,
+        *TINY_HEAD,
+        "dataset.train_size=200",
+        "trainer.max_epochs=2",
+        "~trainer.limit_train_batches",
+        "trainer.log_every_n_steps=1",
+        "callbacks.last_checkpoint.every_n_train_steps=4",
+    ]
     run1, run2 = tmp_path / "run1", tmp_path / "run2"
     last = run1 / "checkpoints" / "last.ckpt"
-    proc = subprocess.Popen([cli("lit-heatmap-train"), *common, f"hydra.run.dir={run1}"], cwd=tmp_path,
-                            env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [cli("lit-heatmap-train"), *common, f"hydra.run.dir={run1}"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 300
         step = 0
         while time.time() < deadline and proc.poll() is None:
             if last.is_file():
                 try:
-                    step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+                    step = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
                 except Exception:  # noqa: BLE001 - being replaced right now
                     step = 0
                 if step >= 8:
@@ -121,16 +168,18 @@ def test_kill_and_resume(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
-    killed = torch.load(last, map_location="cpu", weights_only=False)
+    killed = torch.load(last, map_location="cpu", weights_only=True)
     s1 = killed["global_step"]
     steps_per_epoch = 200 // 8
     assert 8 <= s1 < 2 * steps_per_epoch and s1 % 4 == 0
     logged_before = [int(r["step"]) for r in _csv_rows(run1 / "csv" / "metrics.csv") if r.get("train/loss")]
     assert logged_before and max(logged_before) >= s1 - 1  # the logs up to the kill were flushed
 
-    res = run([cli("lit-heatmap-train"), *common, f"hydra.run.dir={run2}", f"ckpt_path={last}"], cwd=tmp_path, timeout=600)
+    res = run(
+        [cli("lit-heatmap-train"), *common, f"hydra.run.dir={run2}", f"ckpt_path={last}"], cwd=tmp_path, timeout=600
+    )
     assert res.returncode == 0, res.stderr[-3000:]
-    final = torch.load(run2 / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    final = torch.load(run2 / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert final["global_step"] == 2 * steps_per_epoch
     # the optimizer counted the steps before the kill too: its state was restored, not restarted
     adam_steps = {float(s["step"]) for s in final["optimizer_states"][0]["state"].values()}
@@ -145,12 +194,15 @@ def test_kill_and_resume(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ddp_cpu_two_processes(tmp_path: Path) -> None:
     run_dir = tmp_path / "ddp"
-    res = run([cli("lit-heatmap-train"), "trainer=ddp_cpu", *TINY, *TINY_HEAD, f"hydra.run.dir={run_dir}"],
-              cwd=tmp_path, timeout=600)  # fmt: skip
+    res = run(
+        [cli("lit-heatmap-train"), "trainer=ddp_cpu", *TINY, *TINY_HEAD, f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     out = res.stdout + res.stderr
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in out
     assert out.count("lit-heatmap-train finished") == 1  # printed by rank 0 only
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     # 32 samples, batch 8, 2 ranks: 2 batches per rank and epoch, limit_train_batches=2
     assert ckpt["global_step"] == 2

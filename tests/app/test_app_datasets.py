@@ -7,7 +7,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from lit_heatmap.train import train
 
@@ -16,8 +15,16 @@ FAST = ["++trainer.fast_dev_run=true", "dataset.num_workers=0", "dataset.batch_s
 
 def test_coco_fast_dev_run(make_cfg, coco_root: Path) -> None:
     # the sample only has val2017: train on it too
-    cfg = make_cfg(["dataset=coco", f"dataset.root={coco_root}", "dataset.train_split=val2017",
-                    "dataset.input_size=[96,128]", *FAST], tiny=False)  # fmt: skip
+    cfg = make_cfg(
+        [
+            "dataset=coco",
+            f"dataset.root={coco_root}",
+            "dataset.train_split=val2017",
+            "dataset.input_size=[96,128]",
+            *FAST,
+        ],
+        tiny=False,
+    )
     with _tiny_model(cfg):
         metrics, objects = train(cfg)
     assert objects["meta"].num_keypoints == 17
@@ -26,8 +33,17 @@ def test_coco_fast_dev_run(make_cfg, coco_root: Path) -> None:
 
 def test_coco_fast_dev_run_detected_boxes(make_cfg, coco_root: Path) -> None:
     det = coco_root / "person_detection_results" / "COCO_val2017_detections_AP_H_56_person.json"
-    cfg = make_cfg(["dataset=coco", f"dataset.root={coco_root}", "dataset.train_split=val2017",
-                    f"dataset.det_file={det}", "dataset.input_size=[96,128]", *FAST], tiny=False)  # fmt: skip
+    cfg = make_cfg(
+        [
+            "dataset=coco",
+            f"dataset.root={coco_root}",
+            "dataset.train_split=val2017",
+            f"dataset.det_file={det}",
+            "dataset.input_size=[96,128]",
+            *FAST,
+        ],
+        tiny=False,
+    )
     with _tiny_model(cfg):
         metrics, _ = train(cfg)
     # AP is scored against the annotation file's GT (datamodule.targets); MeanOKS needs a GT per
@@ -37,8 +53,16 @@ def test_coco_fast_dev_run_detected_boxes(make_cfg, coco_root: Path) -> None:
 
 
 def test_wflw_fast_dev_run(make_cfg, wflw_root: Path) -> None:
-    cfg = make_cfg(["dataset=wflw", f"dataset.root={wflw_root}", "dataset.datamodule.train.split=test",
-                    "dataset.input_size=[64,64]", *FAST], tiny=False)  # fmt: skip
+    cfg = make_cfg(
+        [
+            "dataset=wflw",
+            f"dataset.root={wflw_root}",
+            "dataset.datamodule.train.split=test",
+            "dataset.input_size=[64,64]",
+            *FAST,
+        ],
+        tiny=False,
+    )
     with _tiny_model(cfg):
         metrics, objects = train(cfg)
     assert objects["meta"].num_keypoints == 98
@@ -56,9 +80,21 @@ def write_coco_format(root: Path, n_images: int = 6) -> Path:
         images.append({"id": i + 1, "file_name": f"im{i}.png", "width": 160, "height": 120})
         x0, y0 = 30 + 5 * i, 20
         kps = [x0 + 30, y0 + 10, 2, x0 + 10, y0 + 60, 2, x0 + 50, y0 + 60, 1]
-        anns.append({"id": i + 1, "image_id": i + 1, "category_id": 7, "bbox": [x0, y0, 60, 70], "area": 4200,
-                     "iscrowd": 0, "num_keypoints": 3, "keypoints": kps})  # fmt: skip
-    cats = [{"id": 7, "name": "tool", "keypoints": ["tip", "left_handle", "right_handle"], "skeleton": [[1, 2], [1, 3]]}]
+        anns.append(
+            {
+                "id": i + 1,
+                "image_id": i + 1,
+                "category_id": 7,
+                "bbox": [x0, y0, 60, 70],
+                "area": 4200,
+                "iscrowd": 0,
+                "num_keypoints": 3,
+                "keypoints": kps,
+            }
+        )
+    cats = [
+        {"id": 7, "name": "tool", "keypoints": ["tip", "left_handle", "right_handle"], "skeleton": [[1, 2], [1, 3]]}
+    ]
     path = root / "tools.json"
     path.write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
     return path
@@ -66,9 +102,17 @@ def write_coco_format(root: Path, n_images: int = 6) -> Path:
 
 def test_coco_format_fast_dev_run(make_cfg, tmp_path: Path) -> None:
     ann = write_coco_format(tmp_path / "data")
-    cfg = make_cfg(["dataset=coco_format", f"dataset.train_ann={ann}", "dataset.val_fraction=0.34",
-                    f"dataset.img_dir={tmp_path / 'data' / 'imgs'}", "dataset.input_size=[64,64]", *FAST],
-                   tiny=False)  # fmt: skip
+    cfg = make_cfg(
+        [
+            "dataset=coco_format",
+            f"dataset.train_ann={ann}",
+            "dataset.val_fraction=0.34",
+            f"dataset.img_dir={tmp_path / 'data' / 'imgs'}",
+            "dataset.input_size=[64,64]",
+            *FAST,
+        ],
+        tiny=False,
+    )
     with _tiny_model(cfg):
         metrics, objects = train(cfg)
     meta = objects["meta"]
@@ -87,8 +131,12 @@ class _tiny_model:
 
         with open_dict(self.cfg):
             self.cfg.backbone.name = "regnetx_002"
-            self.cfg.head = {"_target_": "lit_heatmap.models.MultiScaleHeatmapHead", "_partial_": True,
-                             "fuse": "sum", "channels": 32}  # fmt: skip
+            self.cfg.head = {
+                "_target_": "lit_heatmap.models.MultiScaleHeatmapHead",
+                "_partial_": True,
+                "fuse": "sum",
+                "channels": 32,
+            }
             self.cfg.extras.print_config = False
             self.cfg.logger = None
 

@@ -17,8 +17,11 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     """pyproject lists the packages explicitly (setuptools cannot remap conf/ and use find); a new
     subpackage must be added there or the wheel silently lacks it."""
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "lit_heatmap").rglob("*.py")
-             if "__pycache__" not in p.parts}  # fmt: skip
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "lit_heatmap").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
     missing = found - listed
     assert not missing, f"add these packages to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
     assert "lit_heatmap.conf" in listed
@@ -26,8 +29,23 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 
 @pytest.mark.slow
 def test_wheel_contains_the_config_tree(tmp_path: Path) -> None:
-    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                          "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=600)  # fmt: skip
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     (wheel,) = tmp_path.glob("lit_heatmap-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())

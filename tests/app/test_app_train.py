@@ -38,9 +38,10 @@ def test_default_run_reduced(make_cfg, tmp_path: Path, capsys) -> None:
     assert metric_for_sweep(cfg, metrics) == pytest.approx(max(per_epoch), abs=1e-6)
     best = Path(objects["best_model_path"])
     assert best.is_file() and best.parent == tmp_path / "checkpoints"
-    ckpt = torch.load(best, map_location="cpu", weights_only=False)
+    ckpt = torch.load(best, map_location="cpu", weights_only=True)  # plain data: no code is unpickled
     assert ckpt["epoch"] == per_epoch.index(max(per_epoch))
-    assert ckpt["dataset_meta"]["name"] == "synthetic" and len(ckpt["dataset_meta"]["skeleton"]) > 0
+    meta = ckpt["hyper_parameters"]["meta"]
+    assert meta["name"] == "synthetic" and len(meta["skeleton"]) > 0 and meta["input_size"] == [64, 64]
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     out = capsys.readouterr().out
     assert f"best checkpoint: {best}" in out and f"run directory:   {tmp_path}" in out
@@ -82,7 +83,9 @@ def test_other_loggers(make_cfg, tmp_path: Path, logger: str) -> None:
     if logger == "tensorboard":
         assert events, "no TensorBoard event file"
         # the image callback wrote its panels as TensorBoard images
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+        from tensorboard.backend.event_processing.event_accumulator import (
+            EventAccumulator,
+        )
 
         acc = EventAccumulator(str(events[0].parent), size_guidance={"images": 0})
         acc.Reload()

@@ -23,18 +23,18 @@ def test_output_heatmaps_for_each_head_kind() -> None:
 
 def test_draw_keypoints_marks_the_given_pixels_only() -> None:
     img = np.zeros((40, 50, 3), np.uint8)
-    out = visualize.draw_keypoints(img, torch.tensor([[10.0, 20.0], [30.0, 5.0]]), mask=torch.tensor([1.0, 0.0]),
-                                   skeleton=[(0, 1)], radius=2)  # fmt: skip
+    out = visualize.draw_keypoints(
+        img, torch.tensor([[10.0, 20.0], [30.0, 5.0]]), mask=torch.tensor([1.0, 0.0]), skeleton=[(0, 1)], radius=2
+    )
     assert tuple(out[20, 10]) == visualize.PRED_COLOR  # (x=10, y=20) is row 20, column 10
     assert out[5, 30].sum() == 0  # masked keypoint: no dot, and no edge to it
     assert out.sum() > 0 and img.sum() == 0  # drew on a copy
 
 
-def test_denormalize_and_heatmap_image_shapes() -> None:
-    mean, std = visualize.IMAGENET_MEAN, visualize.IMAGENET_STD
-    image = torch.stack([(torch.full((4, 6), 0.5) - m) / s for m, s in zip(mean, std)])
-    rgb = visualize.denormalize(image)
-    assert rgb.shape == (4, 6, 3) and rgb.dtype == np.uint8 and np.all(rgb == 128)
+def test_to_rgb_and_heatmap_image_shapes() -> None:
+    image = torch.stack([torch.full((4, 6), v, dtype=torch.uint8) for v in (10, 128, 250)])  # a batch image
+    rgb = visualize.to_rgb(image)
+    assert rgb.shape == (4, 6, 3) and rgb.dtype == np.uint8 and rgb[2, 3].tolist() == [10, 128, 250]
     big, scale = visualize.upscale(rgb, 32)
     assert big.shape == (32, 48, 3) and scale == 8.0
     blended = visualize.heatmap_image(torch.rand(3, 2, 3), big)

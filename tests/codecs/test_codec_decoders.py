@@ -24,8 +24,18 @@ def sample_keypoints(n_batches: int = 2, seed: int = 0) -> torch.Tensor:
     """(n_batches*32, 17, 2) uniform over [-0.5, W-0.5] x [-0.5, H-0.5] plus exact border/corner points."""
     gen = torch.Generator().manual_seed(seed)
     kp = torch.rand(n_batches * 32, 17, 2, generator=gen) * torch.tensor(INPUT, dtype=torch.float32) - 0.5
-    border = torch.tensor([[-0.5, -0.5], [191.5, 255.5], [-0.5, 100.3], [191.5, 7.7], [55.5, -0.5],
-                           [0.0, 255.5], [0.2, 0.3], [190.9, 254.8]])
+    border = torch.tensor(
+        [
+            [-0.5, -0.5],
+            [191.5, 255.5],
+            [-0.5, 100.3],
+            [191.5, 7.7],
+            [55.5, -0.5],
+            [0.0, 255.5],
+            [0.2, 0.3],
+            [190.9, 254.8],
+        ]
+    )
     kp[0, : len(border)] = border
     return kp
 
@@ -136,8 +146,12 @@ def test_soft_argmax_gradients_match_closed_form() -> None:
 
 def test_decode_batched_equals_per_sample_loop() -> None:
     kp = sample_keypoints(1, seed=5)[:6]
-    for enc, dec in ((Heatmap2D(INPUT, (48, 64), 2.0, "udp"), DarkDecoder()), (SimCC(INPUT), DarkDecoder()),
-                     (Heatmap2D(INPUT), MarginalDecoder()), (Heatmap2D(INPUT), SoftArgmaxDecoder(5.0, 3))):
+    for enc, dec in (
+        (Heatmap2D(INPUT, (48, 64), 2.0, "udp"), DarkDecoder()),
+        (SimCC(INPUT), DarkDecoder()),
+        (Heatmap2D(INPUT), MarginalDecoder()),
+        (Heatmap2D(INPUT), SoftArgmaxDecoder(5.0, 3)),
+    ):
         target = noisy(enc.encode(kp, torch.ones(kp.shape[:2]))[0], 7)
         batched, bscore = dec.decode(target, enc)
         for b in range(kp.shape[0]):
@@ -147,8 +161,9 @@ def test_decode_batched_equals_per_sample_loop() -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("dec", [ArgmaxDecoder(), QuarterOffsetDecoder(), DarkDecoder(), SoftArgmaxDecoder(10.0, 3),
-                                 MarginalDecoder()])
+@pytest.mark.parametrize(
+    "dec", [ArgmaxDecoder(), QuarterOffsetDecoder(), DarkDecoder(), SoftArgmaxDecoder(10.0, 3), MarginalDecoder()]
+)
 def test_half_precision_outputs(dtype: torch.dtype, dec) -> None:
     enc = Heatmap2D(INPUT)
     kp = sample_keypoints(1)[:4]

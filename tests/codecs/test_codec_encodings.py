@@ -66,8 +66,19 @@ def test_simcc_golden() -> None:
 def test_weights_unlabelled_outside_partly_outside(mode: str) -> None:
     enc = Heatmap2D((192, 256), (48, 64), sigma=2.0, mode=mode)
     # 3 sigma = 6 heatmap px ~ 24 input px.  Wholly outside: centre > 3 sigma beyond the map's extent.
-    kp = torch.tensor([[[50.0, 50.0], [50.0, 50.0], [-40.0, 100.0], [100.0, 300.0], [-6.0, 100.0],
-                        [float("nan"), 3.0], [191.5, 255.5]]])
+    kp = torch.tensor(
+        [
+            [
+                [50.0, 50.0],
+                [50.0, 50.0],
+                [-40.0, 100.0],
+                [100.0, 300.0],
+                [-6.0, 100.0],
+                [float("nan"), 3.0],
+                [191.5, 255.5],
+            ]
+        ]
+    )
     vis = torch.tensor([[1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]])
     target, weight = enc.encode(kp, vis)
     assert weight.tolist() == [[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from data_fixtures import COCO_KEYPOINT_NAMES, COCO_SKELETON, person, wflw_line, write_jpeg  # noqa: F401
+from lit_heatmap.facts import COCO_KEYPOINT_NAMES, COCO_SKELETON
+from tests.data.data_fixtures import person, wflw_line, write_jpeg  # noqa: F401
 
 
 @pytest.fixture
@@ -16,8 +17,12 @@ def make_coco(tmp_path: Path) -> Callable[..., Path]:
     """make_coco(annotations=None, n_images=2, images=None) -> path of a COCO json in tmp_path/ann.json,
     images in tmp_path/images/{id}.jpg."""
 
-    def make(annotations: list[dict] | None = None, n_images: int = 2, images: list[dict] | None = None,
-             categories: list[dict] | None = None) -> Path:  # fmt: skip
+    def make(
+        annotations: list[dict] | None = None,
+        n_images: int = 2,
+        images: list[dict] | None = None,
+        categories: list[dict] | None = None,
+    ) -> Path:
         img_dir = tmp_path / "images"
         if images is None:
             images = []
@@ -27,8 +32,14 @@ def make_coco(tmp_path: Path) -> Callable[..., Path]:
         if annotations is None:
             annotations = [person(10 * i, i) for i in range(1, n_images + 1)]
         if categories is None:
-            categories = [{"id": 1, "name": "person", "keypoints": COCO_KEYPOINT_NAMES,
-                           "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON]}]  # fmt: skip
+            categories = [
+                {
+                    "id": 1,
+                    "name": "person",
+                    "keypoints": COCO_KEYPOINT_NAMES,
+                    "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON],
+                }
+            ]
         path = tmp_path / "ann.json"
         path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
         return path

@@ -8,7 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lit_heatmap.data.meta import COCO_KEYPOINT_NAMES, COCO_SKELETON
+from lit_heatmap.facts import COCO_KEYPOINT_NAMES
 
 
 def write_jpeg(path: Path, w: int = 160, h: int = 120, seed: int = 0) -> Path:
@@ -25,8 +25,16 @@ def person(ann_id: int, image_id: int, x0: float = 40.0, y0: float = 20.0, **ove
     for k, name in enumerate(COCO_KEYPOINT_NAMES):
         side = 1 if name.startswith("left") else (-1 if name.startswith("right") else 0)
         kps += [x0 + 30 + side * 12 + (k % 3), y0 + 5 * k, 2]
-    ann = {"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0, "num_keypoints": 17,
-           "keypoints": kps, "bbox": [x0, y0, 60.0, 90.0], "area": 5400.0}  # fmt: skip
+    ann = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "iscrowd": 0,
+        "num_keypoints": 17,
+        "keypoints": kps,
+        "bbox": [x0, y0, 60.0, 90.0],
+        "area": 5400.0,
+    }
     ann.update(over)
     return ann
 

@@ -9,8 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from data_fixtures import person, wflw_line  # tests/data/data_fixtures.py
-from lit_heatmap.data import WFLW, BadSampleError, CocoFormat, CocoKeypoints, ImageReadError
+from lit_heatmap.data import (
+    WFLW,
+    BadSampleError,
+    CocoFormat,
+    CocoKeypoints,
+    ImageReadError,
+)
+from tests.data.data_fixtures import person, wflw_line
 
 
 def _ds(ann: Path, tmp_path: Path, **kw) -> CocoFormat:
@@ -51,8 +57,11 @@ def test_corrupt_or_truncated_image(make_coco, tmp_path: Path, caplog, damage: s
     "field, value, message",
     [
         ("keypoints", [float("nan")] + person(0, 1)["keypoints"][1:], "keypoint 0 has a NaN"),
-        ("keypoints", person(0, 1)["keypoints"][:6] + [-4.0, 30.0, 2] + person(0, 1)["keypoints"][9:],
-         r"keypoint 2 has negative coordinates \[-4.0, 30.0\]"),
+        (
+            "keypoints",
+            person(0, 1)["keypoints"][:6] + [-4.0, 30.0, 2] + person(0, 1)["keypoints"][9:],
+            r"keypoint 2 has negative coordinates \[-4.0, 30.0\]",
+        ),
         ("bbox", [10, 10, 0, 40], r"bbox \[10.0, 10.0, 0.0, 40.0\] is empty or has a negative size"),
         ("bbox", [10, 10, 30, -5], r"bbox \[10.0, 10.0, 30.0, -5.0\] is empty or has a negative size"),
         ("bbox", [10, 10, 30], r"bbox must be \[x, y, w, h\]"),
@@ -60,7 +69,7 @@ def test_corrupt_or_truncated_image(make_coco, tmp_path: Path, caplog, damage: s
         ("image_id", 99, "unknown image_id 99"),
         ("keypoints", [1, 2, 2], "3 keypoint values, expected 3 x 17"),
     ],
-)  # fmt: skip
+)
 def test_bad_annotation(make_coco, tmp_path: Path, field: str, value, message: str) -> None:
     bad = person(20, 2)
     bad[field] = value
@@ -134,7 +143,7 @@ def test_wflw_wrong_field_count(make_wflw) -> None:
         (wflw_line("1--Group/a.jpg").replace(" 1 0 0 1 0 1 ", " 1 0 0 7 0 1 "), "attribute flags must be 0 or 1"),
         (wflw_line("1--Group/a.jpg").replace("30.000", "x", 1), "non-numeric field"),
     ],
-)  # fmt: skip
+)
 def test_wflw_bad_lines(make_wflw, line: str, message: str) -> None:
     root = make_wflw([wflw_line("1--Group/a.jpg"), line])
     with pytest.raises(BadSampleError, match=r"list_98pt_rect_attr_train.txt:2: .*" + message):

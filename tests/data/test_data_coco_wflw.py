@@ -1,4 +1,4 @@
-"""CocoKeypoints, WFLW and CocoFormat on the real samples (../shared/data) and generated files."""
+"""CocoKeypoints, WFLW and CocoFormat on the real-format samples (tests/conftest.py) and generated files."""
 
 from __future__ import annotations
 
@@ -9,8 +9,23 @@ import numpy as np
 import pytest
 import torch
 
-from lit_heatmap.data import WFLW, CocoFormat, CocoKeypoints, apply_affine, collate
-from lit_heatmap.data.meta import COCO_SIGMAS
+from lit_heatmap.data import (
+    WFLW,
+    CocoFormat,
+    CocoKeypoints,
+    KeypointTransform,
+    apply_affine,
+    collate,
+)
+from lit_heatmap.facts import COCO_SIGMAS
+
+
+def COCO_TRAIN() -> KeypointTransform:
+    """conf/dataset/coco.yaml's train recipe (HRNet / MMPose)."""
+    return KeypointTransform(
+        (192, 256), train=True, rotation=40.0, shift_factor=0.16, shift_prob=0.3, half_body_prob=0.3
+    )
+
 
 DET = "person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
 
@@ -32,7 +47,7 @@ def test_coco_gt_instances_and_round_trip(coco_root: Path) -> None:
     ds = CocoKeypoints(coco_root, split="val2017")
     # 14 annotations in the sample, 2 with num_keypoints == 0 are left out
     assert len(ds) == 12
-    assert ds.meta.num_keypoints == 17 and ds.meta.sigmas == COCO_SIGMAS
+    assert ds.meta.num_keypoints == 17 and ds.meta.sigmas == list(COCO_SIGMAS)
     assert ds.meta.skeleton[0] == (15, 13)  # official [16, 14], 0-based
     assert _round_trip_error(ds) < 0.01
     assert len(list(iter(ds))) == 12  # plain iteration stops (IndexError past the end)
@@ -64,17 +79,17 @@ def test_coco_detections_with_threshold(coco_root: Path) -> None:
     assert s["orig_visibility"].sum() == 0 and s["visibility"].sum() == 0
     scores = sorted(float(ds[i]["score"]) for i in range(len(ds)))
     assert scores[0] >= 0.3
-    targets = ds.targets()
-    assert {t["image_id"] for t in targets} == {785, 40083, 196141, 197388}
-    assert targets[0]["keypoints"].shape[1:] == (17, 3)
+    gt = ds.ground_truth()
+    assert {i["id"] for i in gt["images"]} == {785, 40083, 196141, 197388}
+    assert len(gt["annotations"]) == 14 and len(gt["annotations"][0]["keypoints"]) == 17 * 3
 
 
 def test_coco_flip_keeps_left_labels(coco_root: Path) -> None:
     """Annotation 442619 faces the camera (left shoulder at larger x). With flip on, the keypoint
     labelled left_shoulder is still the one at larger x in the flipped crop, and it sits at the
     mirror image of where the unflipped crop has right_shoulder."""
-    plain = CocoKeypoints(coco_root, augment=True)
-    flip = CocoKeypoints(coco_root, augment=True)
+    plain = CocoKeypoints(coco_root, transform=COCO_TRAIN())
+    flip = CocoKeypoints(coco_root, transform=COCO_TRAIN())
     for ds, p in ((plain, 0.0), (flip, 1.0)):
         t = ds.transform
         t.flip_prob, t.rotation, t.scale_factor, t.shift_prob, t.half_body_prob = p, 0.0, 0.0, 0.0, 0.0
@@ -89,7 +104,7 @@ def test_coco_flip_keeps_left_labels(coco_root: Path) -> None:
 
 
 def test_coco_augmented_batch_keeps_visibility_rule(coco_root: Path) -> None:
-    ds = CocoKeypoints(coco_root, augment=True)
+    ds = CocoKeypoints(coco_root, transform=COCO_TRAIN())
     torch.manual_seed(0)
     batch = collate([ds[i] for i in range(len(ds))])
     k, v = batch["keypoints"], batch["visibility"]
@@ -113,7 +128,7 @@ def test_wflw_round_trip_norm_attributes(wflw_root: Path) -> None:
 
 def test_wflw_generated_attributes_and_flip(make_wflw) -> None:
     root = make_wflw()
-    ds = WFLW(root, split="train", augment=True)
+    ds = WFLW(root, split="train", transform=KeypointTransform((256, 256), train=True, rotation=30.0))
     s = ds[0]
     assert s["attributes"].tolist() == [True, False, False, True, False, True]
     t = ds.transform
@@ -123,15 +138,31 @@ def test_wflw_generated_attributes_and_flip(make_wflw) -> None:
     # landmark 60 (the image-left eye corner) is swapped with 72: after the flip, channel 60 holds
     # the mirror of the old 72, so it is again on the left of channel 72
     assert f["keypoints"][60, 0] < f["keypoints"][72, 0]
-    torch.testing.assert_close(f["orig_keypoints"][60], torch.as_tensor(ds.records[0].keypoints[72], dtype=torch.float32))
+    torch.testing.assert_close(
+        f["orig_keypoints"][60], torch.as_tensor(ds.records[0].keypoints[72], dtype=torch.float32)
+    )
 
 
 def test_coco_format_names_flip_sigmas_split(make_coco, tmp_path: Path) -> None:
-    cat = {"id": 3, "name": "lizard", "keypoints": ["snout", "front_left_foot", "front_right_foot", "tail"],
-           "skeleton": [[1, 2], [1, 3], [1, 4]]}  # fmt: skip
-    anns = [{"id": i, "image_id": 1 + i % 4, "category_id": 3, "num_keypoints": 4, "iscrowd": 0,
-             "keypoints": [50, 40, 2, 60, 50, 2, 40, 50, 1, 50, 80, 2], "bbox": [35, 35, 30, 50], "area": 900}
-            for i in range(8)]  # fmt: skip
+    cat = {
+        "id": 3,
+        "name": "lizard",
+        "keypoints": ["snout", "front_left_foot", "front_right_foot", "tail"],
+        "skeleton": [[1, 2], [1, 3], [1, 4]],
+    }
+    anns = [
+        {
+            "id": i,
+            "image_id": 1 + i % 4,
+            "category_id": 3,
+            "num_keypoints": 4,
+            "iscrowd": 0,
+            "keypoints": [50, 40, 2, 60, 50, 2, 40, 50, 1, 50, 80, 2],
+            "bbox": [35, 35, 30, 50],
+            "area": 900,
+        }
+        for i in range(8)
+    ]
     ann = make_coco(anns, n_images=4, categories=[cat])
     ds = CocoFormat(ann, img_dir=tmp_path / "images")
     assert len(ds) == 8 and ds.meta.name == "lizard"
@@ -153,36 +184,32 @@ def test_coco_format_names_flip_sigmas_split(make_coco, tmp_path: Path) -> None:
 
 def test_coco_format_on_real_coco_file(coco_root: Path) -> None:
     ds = CocoFormat(coco_root / "annotations" / "person_keypoints_val2017.json", img_dir=coco_root / "val2017")
-    assert len(ds) == 12 and ds.meta.sigmas == COCO_SIGMAS
+    assert len(ds) == 12 and ds.meta.sigmas == list(COCO_SIGMAS)
     assert ds.meta.flip_index == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 
 
-def test_coco_targets_feed_keypoint_ap(coco_root: Path) -> None:
-    """`targets()` is in KeypointAP form: the GT crops' own keypoints as predictions score AP 1."""
-    from lit_heatmap.metrics import KeypointAP
+def test_coco_ground_truth_feeds_the_evaluator(coco_root: Path) -> None:
+    """`ground_truth()` is what the evaluator scores against: the GT crops' own keypoints as predictions
+    score AP 1 (crowd and zero-keypoint annotations are ignored by COCOeval, not missed)."""
+    from lit_heatmap.metrics import KeypointAP, KeypointEvaluator
 
     ds = CocoKeypoints(coco_root)
-    preds: dict[int, list] = {}
-    for i in range(len(ds)):
-        s = ds[i]
-        kp = torch.cat([s["orig_keypoints"], torch.ones(17, 1)], 1)
-        preds.setdefault(int(s["image_id"]), []).append(kp)
-    metric = KeypointAP()
-    metric.update(
-        [{"image_id": k, "keypoints": torch.stack(v), "scores": torch.ones(len(v))} for k, v in preds.items()],
-        ds.targets(),
+    evaluator = KeypointEvaluator({"AP": KeypointAP()}, 17)
+    evaluator.set_ground_truth(ds.ground_truth())
+    batch = torch.utils.data.default_collate(
+        [{k: v for k, v in ds[i].items() if k != "image_path"} for i in range(len(ds))]
     )
-    out = metric.compute()
-    assert float(out["AP"]) == pytest.approx(1.0)
+    evaluator.update(batch["orig_keypoints"], torch.ones(len(ds), 17), batch)
+    assert float(evaluator.compute()["AP"]) == pytest.approx(1.0)
 
 
-def test_datamodule_targets_with_detected_boxes(coco_root: Path) -> None:
-    from lit_heatmap.data import KeypointDataModule, Synthetic
+def test_datamodule_ground_truth_with_detected_boxes(coco_root: Path) -> None:
+    from lit_heatmap.data import KeypointDataModule
 
-    det = CocoKeypoints(coco_root, det_file=coco_root / DET, det_score_threshold=0.5)
+    det = CocoKeypoints(coco_root, det_file=coco_root / DET, det_score_threshold=0.99)
     dm = KeypointDataModule(det, det, num_workers=0)
-    targets = {t["image_id"]: t for t in dm.targets("val")}
-    # every annotation of every image, the zero-keypoint ones included (14 in the sample)
-    assert sum(len(t["area"]) for t in targets.values()) == 14
-    assert targets[196141]["keypoints"].shape == (5, 17, 3)  # 5 annotations, 508900 has no keypoints
-    assert KeypointDataModule(Synthetic(4), num_workers=0).targets("train") is None
+    gt = dm.ground_truth("val")
+    # every image of the annotation file, also those whose detections were all filtered out, and every
+    # annotation, the zero-keypoint ones included (14 in the sample)
+    assert [i["id"] for i in gt["images"]] == [785, 40083, 196141, 197388] and len(gt["annotations"]) == 14
+    assert sum(a["image_id"] == 196141 for a in gt["annotations"]) == 5  # 508900 has no keypoints

@@ -1,4 +1,4 @@
-"""Image reading: colour conversions, EXIF orientation, corrupt and truncated files."""
+"""Image reading: colour conversions, EXIF orientation, corrupt and truncated files; header-only sizes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lit_heatmap.data.io import ImageReadError, read_image
+from lit_heatmap.data.io import ImageReadError, image_size, read_image
 
 
 def test_grayscale_png(tmp_path: Path) -> None:
@@ -87,3 +87,52 @@ def test_truncated_png(tmp_path: Path) -> None:
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageReadError, match="cut.png"):
         read_image(tmp_path / "cut.png")
+
+
+def _save(path: Path, h: int, w: int, mode: str = "RGB", orientation: int | None = None) -> Path:
+    shape = (h, w) if mode in ("L", "I;16") else (h, w, 3)
+    pil = Image.fromarray(np.zeros(shape, np.uint16 if mode == "I;16" else np.uint8))
+    if orientation is None:
+        pil.save(path)
+    else:
+        exif = pil.getexif()
+        exif[0x0112] = orientation
+        pil.save(path, exif=exif.tobytes())
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, mode",
+    [("a.png", "RGB"), ("a.jpg", "RGB"), ("g.png", "L"), ("g.jpg", "L"), ("d.png", "I;16"), ("t.tiff", "RGB")],
+)
+def test_image_size_is_width_height(tmp_path: Path, name: str, mode: str) -> None:
+    path = _save(tmp_path / name, 48, 64, mode)
+    assert image_size(path) == (64, 48)
+    assert read_image(path).shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("ext", ["jpg", "png", "tiff"])
+def test_image_size_honours_exif_orientation(tmp_path: Path, ext: str, orientation: int) -> None:
+    """Stored 64 wide x 48 high: a quarter turn (5-8) swaps the size, as read_image does."""
+    path = _save(tmp_path / f"e.{ext}", 48, 64, orientation=orientation)
+    w, h = (48, 64) if orientation >= 5 else (64, 48)
+    assert image_size(path) == (w, h)
+    assert read_image(path).shape == (h, w, 3)
+
+
+def test_image_size_reads_only_the_header(tmp_path: Path) -> None:
+    """A JPEG cut after its header still has a size (read_image would refuse it)."""
+    path = _save(tmp_path / "full.jpg", 480, 640)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(path.read_bytes()[:700])
+    assert image_size(cut) == (640, 480)
+
+
+@pytest.mark.parametrize("content", [None, b"", b"this is not an image at all" * 10])
+def test_image_size_unreadable_names_the_file(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "bad.png"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ImageReadError, match="bad.png"):
+        image_size(path)

@@ -7,7 +7,7 @@ import functools
 import pytest
 import torch
 
-from lit_heatmap.data import KeypointDataModule, Synthetic, collate
+from lit_heatmap.data import KeypointDataModule, KeypointTransform, Synthetic, collate
 
 
 def test_meta_available_after_construction() -> None:
@@ -45,8 +45,13 @@ def test_collate_stacks_tensors_and_keeps_meta_keys() -> None:
 
 
 def test_loaders_with_workers() -> None:
-    dm = KeypointDataModule(Synthetic(10, augment=True), Synthetic(5, split="val"), batch_size=4,
-                            num_workers=2, persistent_workers=True)  # fmt: skip
+    dm = KeypointDataModule(
+        Synthetic(10, transform=KeypointTransform((128, 128), train=True)),
+        Synthetic(5, split="val"),
+        batch_size=4,
+        num_workers=2,
+        persistent_workers=True,
+    )
     train = list(dm.train_dataloader())
     assert len(train) == 2 and all(b["image"].shape[0] == 4 for b in train)  # drop_last
     val = list(dm.val_dataloader())

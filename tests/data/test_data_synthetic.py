@@ -6,17 +6,28 @@ import numpy as np
 import pytest
 import torch
 
-from lit_heatmap.data import Synthetic, apply_affine
+from lit_heatmap.data import KeypointTransform, Synthetic, apply_affine
 from lit_heatmap.data.synthetic import SYNTHETIC_KEYPOINT_NAMES
 
-CONTRACT_KEYS = {"image", "keypoints", "visibility", "affine", "orig_keypoints", "orig_visibility",
-                 "bbox", "area", "image_id", "score", "norm"}  # fmt: skip
+BATCH_KEYS = {
+    "image",
+    "keypoints",
+    "visibility",
+    "affine",
+    "orig_keypoints",
+    "orig_visibility",
+    "bbox",
+    "area",
+    "image_id",
+    "score",
+    "norm",
+}
 
 
 def test_keys_shapes_dtypes() -> None:
     s = Synthetic(4, input_size=(96, 128))[1]
-    assert CONTRACT_KEYS | {"occluded"} <= set(s)
-    assert s["image"].shape == (3, 128, 96) and s["image"].dtype == torch.float32
+    assert BATCH_KEYS | {"occluded"} <= set(s)
+    assert s["image"].shape == (3, 128, 96) and s["image"].dtype == torch.uint8
     assert s["keypoints"].shape == (14, 2) and s["visibility"].shape == (14,)
     assert s["affine"].shape == (2, 3) and s["bbox"].shape == (4,)
     assert s["occluded"].dtype == torch.bool and s["image_id"].dtype == torch.long
@@ -83,7 +94,7 @@ def test_left_is_left_with_and_without_flip() -> None:
     of the body axis; without the swap it would be the other way round."""
     names = SYNTHETIC_KEYPOINT_NAMES
     pairs = [(names.index(f"left_{p}"), names.index(f"right_{p}")) for p in ("shoulder", "hip")]
-    ds = Synthetic(30, seed=1, augment=True)
+    ds = Synthetic(30, seed=1, transform=KeypointTransform((128, 128), train=True))
     ds.transform.rotation = 0.0
     ds.transform.flip_prob = 1.0
     torch.manual_seed(0)

@@ -3,7 +3,7 @@
 Every validation sample feeds the metrics: one tensor sample for PCK / NME / EPE / MeanOKS / PCKAUC
 and one COCO item (a GT instance or a detection, top-down style, so one image's instances land on
 both ranks). Rank 0 writes the synced ``compute()`` results to the JSON path given as argv[1].
-Usage: python metrics_ddp_script.py OUT.json
+Usage (from the repository root): python -m tests.metrics.metrics_ddp_script OUT.json
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from metrics_coco_oracle import random_case  # noqa: E402
+from tests.metrics.metrics_coco_oracle import random_case
 
 N_TENSOR = 24  # tensor samples; the dataset length is max(N_TENSOR, #COCO items), padded with None
 
@@ -30,14 +28,23 @@ def build_items(seed: int = 0) -> list[dict]:
         g, d = random_case(np.random.default_rng(seed + 100 + case))
         off = 1_000_000 * (case + 1)
         for a in g["annotations"]:
-            gt.append({"image_id": a["image_id"] + off, "keypoints": torch.tensor(a["keypoints"], dtype=torch.float64)
-                       .reshape(1, 17, 3), "area": torch.tensor([a["area"]], dtype=torch.float64),
-                       "bbox": torch.tensor([a["bbox"]], dtype=torch.float64),
-                       "iscrowd": torch.tensor([a["iscrowd"]])})
+            gt.append(
+                {
+                    "image_id": a["image_id"] + off,
+                    "keypoints": torch.tensor(a["keypoints"], dtype=torch.float64).reshape(1, 17, 3),
+                    "area": torch.tensor([a["area"]], dtype=torch.float64),
+                    "bbox": torch.tensor([a["bbox"]], dtype=torch.float64),
+                    "iscrowd": torch.tensor([a["iscrowd"]]),
+                }
+            )
         for x in d:  # unique scores: tie order inside an image would depend on the rank layout
-            dets.append({"image_id": x["image_id"] + off,
-                         "keypoints": torch.tensor(x["keypoints"], dtype=torch.float64).reshape(1, 17, 3),
-                         "scores": torch.tensor([x["score"] + 1e-9 * len(dets)], dtype=torch.float64)})
+            dets.append(
+                {
+                    "image_id": x["image_id"] + off,
+                    "keypoints": torch.tensor(x["keypoints"], dtype=torch.float64).reshape(1, 17, 3),
+                    "scores": torch.tensor([x["score"] + 1e-9 * len(dets)], dtype=torch.float64),
+                }
+            )
     coco = [("gt", g) for g in gt] + [("det", d) for d in dets]
     order = rng.permutation(len(coco))
     coco = [coco[i] for i in order]
@@ -50,15 +57,19 @@ def build_items(seed: int = 0) -> list[dict]:
         preds = target + torch.from_numpy(rng.normal(0, 6, (1, k, 2)))
         vis = torch.from_numpy((rng.random((1, k)) < 0.9).astype(np.float64))
         vis[:, [5, 12, 60, 72]] = 1
-        items.append({
-            "tensor": i < N_TENSOR,
-            "preds": preds, "target": target, "visibility": vis,
-            "bbox": torch.tensor([[0.0, 0.0, 150.0 + i, 180.0]], dtype=torch.float64),
-            "norm": torch.tensor([50.0 + i], dtype=torch.float64),
-            "area": torch.tensor([20000.0 + 100 * i], dtype=torch.float64),
-            "subsets": torch.from_numpy(rng.random((1, 6)) < 0.5),
-            "coco": coco[i] if i < len(coco) else None,
-        })
+        items.append(
+            {
+                "tensor": i < N_TENSOR,
+                "preds": preds,
+                "target": target,
+                "visibility": vis,
+                "bbox": torch.tensor([[0.0, 0.0, 150.0 + i, 180.0]], dtype=torch.float64),
+                "norm": torch.tensor([50.0 + i], dtype=torch.float64),
+                "area": torch.tensor([20000.0 + 100 * i], dtype=torch.float64),
+                "subsets": torch.from_numpy(rng.random((1, 6)) < 0.5),
+                "coco": coco[i] if i < len(coco) else None,
+            }
+        )
     return items
 
 
@@ -66,8 +77,15 @@ def make_metrics() -> dict:
     from lit_heatmap.metrics import EPE, NME, PCK, PCKAUC, KeypointAP, MeanOKS
 
     sig = [0.05] * 98
-    return {"PCK": PCK(0.05, "bbox"), "PCK_torso": PCK(0.5, "torso", average="micro"), "AUC": PCKAUC(),
-            "NME": NME(), "EPE": EPE(), "OKS": MeanOKS(sigmas=sig), "AP": KeypointAP()}
+    return {
+        "PCK": PCK(0.05, "bbox"),
+        "PCK_torso": PCK(0.5, "torso", average="micro"),
+        "AUC": PCKAUC(),
+        "NME": NME(),
+        "EPE": EPE(),
+        "OKS": MeanOKS(sigmas=sig),
+        "AP": KeypointAP(),
+    }
 
 
 def feed(metrics: dict, item: dict) -> None:
@@ -120,8 +138,15 @@ def main(out_path: str) -> None:
                 Path(out_path).write_text(json.dumps(res))
 
     loader = DataLoader(list(range(len(items))), batch_size=4, shuffle=False, collate_fn=lambda b: b)
-    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.validate(Tiny(), dataloaders=loader, verbose=False)
 
 

@@ -11,18 +11,28 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 def test_ddp_two_processes_equal_single_process(tmp_path: Path) -> None:
-    sys.path.insert(0, str(HERE))
-    from metrics_ddp_script import build_items, feed, make_metrics, results
+    from tests.metrics.metrics_ddp_script import (
+        build_items,
+        feed,
+        make_metrics,
+        results,
+    )
 
     out = tmp_path / "ddp.json"
     env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, str(HERE / "metrics_ddp_script.py"), str(out)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.metrics.metrics_ddp_script", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ddp = json.loads(out.read_text())
     assert ddp.pop("world_size") == 2

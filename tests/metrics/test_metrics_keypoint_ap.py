@@ -13,10 +13,15 @@ import torch
 
 pytest.importorskip("pycocotools")
 
-from metrics_coco_oracle import COCO_SIGMAS, STAT_KEYS, pycoco_stats, random_case, to_metric_inputs  # noqa: E402
-
 from lit_heatmap.metrics import KeypointAP, MeanOKS  # noqa: E402
 from lit_heatmap.metrics.functional import keypoint_ap, keypoint_oks  # noqa: E402
+from tests.metrics.metrics_coco_oracle import (
+    COCO_SIGMAS,
+    STAT_KEYS,
+    pycoco_stats,
+    random_case,
+    to_metric_inputs,
+)
 
 
 def _ours(preds, targets, sigmas=None) -> np.ndarray:
@@ -92,8 +97,14 @@ def test_real_coco_perturbed_gt(coco_root, noise: float) -> None:
         px = np.where(lab, kp[:, 0], x + rng.random(17) * w) + rng.normal(0, noise * math.sqrt(a["area"]), 17)
         py = np.where(lab, kp[:, 1], y + rng.random(17) * h) + rng.normal(0, noise * math.sqrt(a["area"]), 17)
         out = np.stack([px, py, rng.random(17)], 1)
-        dets.append({"image_id": a["image_id"], "category_id": 1, "keypoints": out.reshape(-1).tolist(),
-                     "score": float(rng.random())})
+        dets.append(
+            {
+                "image_id": a["image_id"],
+                "category_id": 1,
+                "keypoints": out.reshape(-1).tolist(),
+                "score": float(rng.random()),
+            }
+        )
     ref = pycoco_stats(gt, dets)
     got = _ours(*to_metric_inputs(gt, dets, 17))
     np.testing.assert_allclose(got, ref, atol=1e-6, rtol=0)
@@ -129,8 +140,9 @@ def test_real_coco_detection_boxes(coco_root) -> None:
             px = np.where(kp[:, 2] > 0, kp[:, 0] + rng.normal(0, s, 17), px)
             py = np.where(kp[:, 2] > 0, kp[:, 1] + rng.normal(0, s, 17), py)
         out = np.stack([px, py, rng.random(17)], 1)
-        dets.append({"image_id": b["image_id"], "category_id": 1, "keypoints": out.reshape(-1).tolist(),
-                     "score": b["score"]})
+        dets.append(
+            {"image_id": b["image_id"], "category_id": 1, "keypoints": out.reshape(-1).tolist(), "score": b["score"]}
+        )
     ref = pycoco_stats(gt, dets)
     got = _ours(*to_metric_inputs(gt, dets, 17))
     np.testing.assert_allclose(got, ref, atol=1e-6, rtol=0)
@@ -149,20 +161,44 @@ def test_empty_image_predictions_are_false_positives() -> None:
     """Image 1: one person found perfectly (score .5); image 2 has no GT, one detection (score .9).
     Sorted: FP then TP -> precision 0.5 at every recall <= 1: AP = 0.5, AR = 1 (pycocotools agrees)."""
     kp, area, box = _person(100, 100)
-    targets = [{"image_id": 1, "keypoints": kp, "area": area, "bbox": box, "iscrowd": torch.zeros(1)},
-               {"image_id": 2, "keypoints": torch.zeros(0, 17, 3), "area": torch.zeros(0),
-                "bbox": torch.zeros(0, 4), "iscrowd": torch.zeros(0)}]
-    preds = [{"image_id": 1, "keypoints": kp.clone(), "scores": torch.tensor([0.5])},
-             {"image_id": 2, "keypoints": kp.clone(), "scores": torch.tensor([0.9])}]
+    targets = [
+        {"image_id": 1, "keypoints": kp, "area": area, "bbox": box, "iscrowd": torch.zeros(1)},
+        {
+            "image_id": 2,
+            "keypoints": torch.zeros(0, 17, 3),
+            "area": torch.zeros(0),
+            "bbox": torch.zeros(0, 4),
+            "iscrowd": torch.zeros(0),
+        },
+    ]
+    preds = [
+        {"image_id": 1, "keypoints": kp.clone(), "scores": torch.tensor([0.5])},
+        {"image_id": 2, "keypoints": kp.clone(), "scores": torch.tensor([0.9])},
+    ]
     m = KeypointAP()
     m.update(preds, targets)
     out = m.compute()
     assert float(out["AP"]) == pytest.approx(0.5) and float(out["AR"]) == pytest.approx(1.0)
-    gt_json = {"images": [{"id": 1}, {"id": 2}], "categories": [{"id": 1}], "annotations": [
-        {"id": 1, "image_id": 1, "category_id": 1, "keypoints": kp.reshape(-1).tolist(), "num_keypoints": 17,
-         "area": 1e4, "bbox": box[0].tolist(), "iscrowd": 0}]}
-    dets = [{"image_id": i, "category_id": 1, "keypoints": kp.reshape(-1).tolist(), "score": s}
-            for i, s in ((1, 0.5), (2, 0.9))]
+    gt_json = {
+        "images": [{"id": 1}, {"id": 2}],
+        "categories": [{"id": 1}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "keypoints": kp.reshape(-1).tolist(),
+                "num_keypoints": 17,
+                "area": 1e4,
+                "bbox": box[0].tolist(),
+                "iscrowd": 0,
+            }
+        ],
+    }
+    dets = [
+        {"image_id": i, "category_id": 1, "keypoints": kp.reshape(-1).tolist(), "score": s}
+        for i, s in ((1, 0.5), (2, 0.9))
+    ]
     np.testing.assert_allclose([float(out[k]) for k in STAT_KEYS], pycoco_stats(gt_json, dets), atol=1e-6)
 
 
@@ -171,16 +207,20 @@ def test_nonfinite_detection_is_a_visible_miss() -> None:
     bad = kp.clone()
     bad[0, 3, 0] = float("nan")
     m = KeypointAP()
-    m.update([{"image_id": 1, "keypoints": torch.cat([bad, kp]), "scores": torch.tensor([0.9, 0.5])}],
-             [{"image_id": 1, "keypoints": kp, "area": area, "bbox": box, "iscrowd": torch.zeros(1)}])
+    m.update(
+        [{"image_id": 1, "keypoints": torch.cat([bad, kp]), "scores": torch.tensor([0.9, 0.5])}],
+        [{"image_id": 1, "keypoints": kp, "area": area, "bbox": box, "iscrowd": torch.zeros(1)}],
+    )
     with pytest.warns(RuntimeWarning, match="non-finite"):
         out = m.compute()
     assert int(m.num_nonfinite) == 1
     assert float(out["AP"]) == pytest.approx(0.5) and float(out["AR"]) == pytest.approx(1.0)
     # a NaN score ranks last: a far-off detection with NaN score after the true positive costs nothing
     m = KeypointAP()
-    m.update([{"image_id": 1, "keypoints": torch.cat([kp + 1000, kp]), "scores": torch.tensor([float("nan"), 0.5])}],
-             [{"image_id": 1, "keypoints": kp, "area": area, "bbox": box, "iscrowd": torch.zeros(1)}])
+    m.update(
+        [{"image_id": 1, "keypoints": torch.cat([kp + 1000, kp]), "scores": torch.tensor([float("nan"), 0.5])}],
+        [{"image_id": 1, "keypoints": kp, "area": area, "bbox": box, "iscrowd": torch.zeros(1)}],
+    )
     with pytest.warns(RuntimeWarning, match="non-finite"):
         assert float(m.compute()["AP"]) == pytest.approx(1.0)
 
@@ -204,8 +244,10 @@ def test_bad_inputs_raise_clear_errors() -> None:
 def test_reset_clears_state() -> None:
     kp, area, box = _person(10, 10)
     m = KeypointAP()
-    m.update([{"image_id": 1, "keypoints": kp, "scores": torch.ones(1)}],
-             [{"image_id": 1, "keypoints": kp, "area": area, "bbox": box}])
+    m.update(
+        [{"image_id": 1, "keypoints": kp, "scores": torch.ones(1)}],
+        [{"image_id": 1, "keypoints": kp, "area": area, "bbox": box}],
+    )
     assert float(m.compute()["AP"]) == pytest.approx(1.0)
     m.reset()
     with pytest.raises(RuntimeError):
@@ -253,8 +295,10 @@ def test_large_keypoint_ap_matches_many_images() -> None:
         g, d = random_case(np.random.default_rng(1000 + i))
         off = 1_000_000 * (i + 1)
         gt["images"] += [dict(im, id=im["id"] + off) for im in g["images"]]
-        gt["annotations"] += [dict(a, id=len(gt["annotations"]) + j + 1, image_id=a["image_id"] + off)
-                              for j, a in enumerate(g["annotations"])]
+        gt["annotations"] += [
+            dict(a, id=len(gt["annotations"]) + j + 1, image_id=a["image_id"] + off)
+            for j, a in enumerate(g["annotations"])
+        ]
         dets += [dict(x, image_id=x["image_id"] + off) for x in d]
     rng.shuffle(dets)
     ref = pycoco_stats(copy.deepcopy(gt), dets)
@@ -294,12 +338,28 @@ def test_area_range_boundaries_match_pycocotools() -> None:
         xs = np.linspace(0, side, k)
         ys = np.concatenate([[0.0, side], np.full(k - 2, side / 2)])
         kp = np.stack([xs + 100, ys + 100, np.full(k, 2.0)], 1)
-        anns.append({"id": img, "image_id": img, "category_id": 1, "keypoints": kp.reshape(-1).tolist(),
-                     "num_keypoints": k, "area": side**2, "bbox": [100.0, 100.0, side, side], "iscrowd": 0})
+        anns.append(
+            {
+                "id": img,
+                "image_id": img,
+                "category_id": 1,
+                "keypoints": kp.reshape(-1).tolist(),
+                "num_keypoints": k,
+                "area": side**2,
+                "bbox": [100.0, 100.0, side, side],
+                "iscrowd": 0,
+            }
+        )
         for j, shift in enumerate((0.0, 0.01 * side, 500.0)):  # exact, near, far (unmatched)
             d = np.stack([xs + 100 + shift, ys + 100, rng.random(k)], 1)
-            dets.append({"image_id": img, "category_id": 1, "keypoints": d.reshape(-1).tolist(),
-                         "score": float(0.9 - 0.1 * j - 0.01 * img)})
+            dets.append(
+                {
+                    "image_id": img,
+                    "category_id": 1,
+                    "keypoints": d.reshape(-1).tolist(),
+                    "score": float(0.9 - 0.1 * j - 0.01 * img),
+                }
+            )
     gt = {"images": [{"id": i} for i in range(1, 5)], "annotations": anns, "categories": [{"id": 1}]}
     ref = pycoco_stats(gt, dets)
     np.testing.assert_allclose(_ours(*to_metric_inputs(gt, dets, k)), ref, atol=1e-6, rtol=0)

@@ -138,8 +138,12 @@ def test_nme_fr_auc_golden_with_subsets() -> None:
         "NME": 100 * sum(nmes) / 3,  # the NaN sample is left out of the mean
         "FR@0.1": 25.0,  # 1 failure (the NaN sample) out of 4
         "AUC@0.1": 100 * (0.825 + 0.5 + 0 + 0) / 4,
-        "NME/a": 100 * (0.0175 + 0.1) / 2, "FR@0.1/a": 0.0, "AUC@0.1/a": 100 * 0.825 / 2,
-        "NME/b": 5.0, "FR@0.1/b": 50.0, "AUC@0.1/b": 25.0,
+        "NME/a": 100 * (0.0175 + 0.1) / 2,
+        "FR@0.1/a": 0.0,
+        "AUC@0.1/a": 100 * 0.825 / 2,
+        "NME/b": 5.0,
+        "FR@0.1/b": 50.0,
+        "AUC@0.1/b": 25.0,
     }
     assert set(out) == set(expected)
     for key, value in expected.items():

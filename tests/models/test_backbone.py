@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 import timm
 import torch
-
-import pytest
 
 from lit_heatmap.models import Backbone
 
@@ -47,7 +46,9 @@ def test_pretrained_path_loads_nested_prefixed_classifier_weights(tmp_path, nest
     elif nest == "model":  # timm/DeiT-style with DDP prefix
         obj = {"model": {f"module.{k}": v for k, v in state.items()}}
     elif nest == "lit_heatmap":  # a HeatmapModule checkpoint: backbone.body.<key>, plus head weights
-        obj = {"state_dict": {**{f"backbone.body.{k}": v for k, v in state.items()}, "head.final.weight": torch.zeros(1)}}
+        obj = {
+            "state_dict": {**{f"backbone.body.{k}": v for k, v in state.items()}, "head.final.weight": torch.zeros(1)}
+        }
     else:
         obj = state
     path = tmp_path / "w.pth"

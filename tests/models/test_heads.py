@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from lit_heatmap.codecs import Heatmap2D, Hybrid, SimCC
-from lit_heatmap.models import Backbone, DeconvHeatmapHead, HybridHead, MultiScaleHeatmapHead, SimCCHead
+from lit_heatmap.models import (
+    Backbone,
+    DeconvHeatmapHead,
+    HybridHead,
+    MultiScaleHeatmapHead,
+    SimCCHead,
+)
 
 W, H, K = 192, 256, 17  # 256x192 input (w, h)
 HM = Heatmap2D((W, H), sigma=2.0)  # 48 x 64 heatmaps

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lit_heatmap.codecs import DarkDecoder, Heatmap2D, Hybrid, HybridDecoder, SimCC, flip_output
+from lit_heatmap.codecs import (
+    DarkDecoder,
+    Heatmap2D,
+    Hybrid,
+    HybridDecoder,
+    SimCC,
+    flip_output,
+)
 from lit_heatmap.codecs.hybrid import marginal_log_prob
 
 HM = Heatmap2D((64, 48), sigma=2.0, mode="unbiased")  # 16 x 12 heatmaps
@@ -85,7 +92,11 @@ def test_flip_output_twice_is_identity_and_matches_the_mirrored_image() -> None:
     kpts = torch.tensor([[[10.0, 20.0], [40.0, 22.0]]])
     output, _ = _perfect(kpts)
     twice = flip_output(flip_output(output, ENC, flip_index), ENC, flip_index)
-    assert torch.equal(twice[0], output[0]) and torch.equal(twice[1][0], output[1][0]) and torch.equal(twice[1][1], output[1][1])
+    assert (
+        torch.equal(twice[0], output[0])
+        and torch.equal(twice[1][0], output[1][0])
+        and torch.equal(twice[1][1], output[1][1])
+    )
     # flipping the targets of an image equals the targets of the mirrored image (x -> W - 1 - x, swap)
     mirrored = torch.stack([63.0 - kpts[0, [1, 0], 0], kpts[0, [1, 0], 1]], -1)[None]
     target_mirrored, _ = _perfect(mirrored)

@@ -8,14 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lit_heatmap.codecs import Heatmap2D, Hybrid, SimCC
+from lit_heatmap.codecs import Heatmap2D, Hybrid, SimCC, check_compatible
 from lit_heatmap.models import (
     AdaptiveWingLoss,
     HybridLoss,
     KeypointMSELoss,
     KLDiscreteLoss,
     SoftArgmaxLoss,
-    check_loss,
 )
 
 
@@ -106,7 +105,6 @@ def test_soft_argmax_loss_golden_value_and_gradient() -> None:
 
 
 def test_soft_argmax_loss_needs_keypoints() -> None:
-    enc = Heatmap2D((32, 32), heatmap_size=(8, 8))
     with pytest.raises(ValueError, match="keypoints"):
         SoftArgmaxLoss()(torch.zeros(1, 1, 8, 8), None, torch.ones(1, 1))
 
@@ -117,18 +115,34 @@ def test_hybrid_loss_is_the_weighted_sum() -> None:
     kpts = torch.tensor([[[10.0, 20.0], [5.5, 6.5]]])
     target, w = enc.encode(kpts, torch.ones(1, 2))
     g = torch.Generator().manual_seed(0)
-    output = (torch.rand(1, 2, 8, 8, generator=g), (torch.randn(1, 2, 64, generator=g), torch.randn(1, 2, 64, generator=g)))
+    output = (
+        torch.rand(1, 2, 8, 8, generator=g),
+        (torch.randn(1, 2, 64, generator=g), torch.randn(1, 2, 64, generator=g)),
+    )
     mse, kl = KeypointMSELoss(), KLDiscreteLoss()
     loss = HybridLoss(mse, kl, heatmap_weight=3.0, simcc_weight=0.5)(output, target, w, keypoints=kpts, encoding=enc)
     ref = 3.0 * mse(output[0], target[0], w) + 0.5 * kl(output[1], target[1], w)
     assert loss.item() == pytest.approx(ref.item(), rel=1e-6)
 
 
-def test_check_loss_names_both_classes() -> None:
-    with pytest.raises(ValueError, match="KLDiscreteLoss.*Heatmap2D"):
-        check_loss(KLDiscreteLoss(), Heatmap2D((32, 32)))
-    with pytest.raises(ValueError, match="KeypointMSELoss.*SimCC"):
-        check_loss(KeypointMSELoss(), SimCC((32, 32)))
-    with pytest.raises(ValueError, match="KeypointMSELoss.*Hybrid"):
-        check_loss(KeypointMSELoss(), Hybrid(Heatmap2D((32, 32)), SimCC((32, 32))))
-    check_loss(SoftArgmaxLoss(), SimCC((32, 32)))  # coordinate loss reads both kinds
+def test_wrong_loss_names_both_classes() -> None:
+    hybrid = Hybrid(Heatmap2D((32, 32)), SimCC((32, 32)))
+    with pytest.raises(ValueError, match="KLDiscreteLoss cannot train a Heatmap2D"):
+        check_compatible(Heatmap2D((32, 32)), loss=KLDiscreteLoss())
+    with pytest.raises(ValueError, match="KeypointMSELoss cannot train a SimCC"):
+        check_compatible(SimCC((32, 32)), loss=KeypointMSELoss())
+    with pytest.raises(ValueError, match="KeypointMSELoss cannot train a Hybrid"):
+        check_compatible(hybrid, loss=KeypointMSELoss())
+    with pytest.raises(ValueError, match="HybridLoss cannot train a SimCC"):
+        check_compatible(SimCC((32, 32)), loss=HybridLoss)  # a class is checked like an instance
+    assert check_compatible(SimCC((32, 32)), loss=SoftArgmaxLoss()) == "simcc"  # coordinate loss reads both kinds
+    assert check_compatible(Heatmap2D((32, 32)), loss=SoftArgmaxLoss()) == "heatmap"
+
+
+def test_hybrid_loss_branches_are_checked_against_the_branch_encodings() -> None:
+    hybrid = Hybrid(Heatmap2D((32, 32)), SimCC((32, 32)))
+    assert check_compatible(hybrid, loss=HybridLoss(SoftArgmaxLoss(), SoftArgmaxLoss())) == "hybrid"
+    swapped = HybridLoss(heatmap=KLDiscreteLoss(), simcc=KeypointMSELoss())
+    with pytest.raises(ValueError, match=r"KLDiscreteLoss cannot train a Heatmap2D.*\(in HybridLoss\.heatmap\)") as err:
+        check_compatible(hybrid, loss=swapped)
+    assert "KeypointMSELoss cannot train a SimCC" in str(err.value)  # both branches reported

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
@@ -10,17 +9,25 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from lit_heatmap.data import DatasetMeta
+from lit_heatmap.models.parts import plain
 from lit_heatmap.module import HeatmapModule
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
+META = DatasetMeta("three", 3, ["a", "b", "c"], [], [0, 1, 2], [0.05] * 3, (64, 64))
 
 
-def _node(group: str, option: str, input_size=(64, 64)):
+def _config(group: str, option: str, input_size=(64, 64)) -> dict:
+    """The option's YAML node as plain data (interpolations of dataset.input_size resolved)."""
     root = OmegaConf.create({"dataset": {"input_size": list(input_size)}})
     node = OmegaConf.load(CONF / group / f"{option}.yaml")
     node.pop("defaults", None)  # group-level defaults (e.g. encoding=simcc picking head/loss) are Hydra's business
     root[group] = node
-    return instantiate(root[group])
+    return plain(root[group])
+
+
+def _node(group: str, option: str, input_size=(64, 64)):
+    return instantiate(_config(group, option, input_size))
 
 
 def _options(group: str) -> list[str]:
@@ -42,9 +49,8 @@ def test_encodings_read_the_dataset_input_size(option: str) -> None:
 
 
 @pytest.mark.parametrize("option", _options("backbone"))
-def test_backbone_presets_are_partials(option: str) -> None:
-    part = _node("backbone", option)
-    assert isinstance(part, functools.partial) and part.keywords["pretrained"] is False
+def test_backbone_presets_do_not_download(option: str) -> None:
+    assert _config("backbone", option)["pretrained"] is False
 
 
 # (head, encoding, decoder, loss) that belong together, each built from its YAML
@@ -61,13 +67,19 @@ COMBOS = [
 
 @pytest.mark.parametrize(("head", "encoding", "decoder", "loss"), COMBOS)
 def test_yaml_combinations_build_and_run(head: str, encoding: str, decoder: str, loss: str) -> None:
-    backbone = _node("backbone", "tiny")
     model = HeatmapModule(
-        backbone=functools.partial(backbone.func, **{**backbone.keywords, "name": "test_resnet"}),
-        head=_node("head", head), encoding=_node("encoding", encoding), decoder=_node("decoder", decoder),
-        loss=_node("loss", loss), num_keypoints=3, optimizer=functools.partial(torch.optim.SGD, lr=0.1),
-    )  # fmt: skip
-    batch = {"image": torch.randn(2, 3, 64, 64), "keypoints": torch.rand(2, 3, 2) * 63, "visibility": torch.ones(2, 3)}
+        backbone={**_config("backbone", "tiny"), "name": "test_resnet"},
+        head=_config("head", head),
+        encoding=_config("encoding", encoding),
+        decoder=_config("decoder", decoder),
+        loss=_config("loss", loss),
+        meta=META,
+    )
+    batch = {
+        "image": torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8),
+        "keypoints": torch.rand(2, 3, 2) * 63,
+        "visibility": torch.ones(2, 3),
+    }
     loss_value = model.training_step(batch, 0)
     assert torch.isfinite(loss_value)
     kpts, scores = model.decode(model(batch["image"]))
@@ -77,7 +89,10 @@ def test_yaml_combinations_build_and_run(head: str, encoding: str, decoder: str,
 def test_a_wrong_yaml_combination_is_rejected() -> None:
     with pytest.raises(ValueError, match="SimCCHead cannot be trained with a Heatmap2D"):
         HeatmapModule(
-            backbone=_node("backbone", "tiny"), head=_node("head", "simcc"), encoding=_node("encoding", "heatmap2d"),
-            decoder=_node("decoder", "dark"), loss=_node("loss", "mse"), num_keypoints=3,
-            optimizer=functools.partial(torch.optim.SGD, lr=0.1),
-        )  # fmt: skip
+            backbone=_config("backbone", "tiny"),
+            head=_config("head", "simcc"),
+            encoding=_config("encoding", "heatmap2d"),
+            decoder=_config("decoder", "dark"),
+            loss=_config("loss", "mse"),
+            meta=META,
+        )

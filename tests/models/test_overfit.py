@@ -7,14 +7,19 @@ backbone is timm's ``test_resnet`` (0.37 M parameters). PCK@0.05 is normalised b
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 import torch
 
-from model_helpers import disc_images, make_batch
-
-from lit_heatmap.codecs import DarkDecoder, Heatmap2D, Hybrid, HybridDecoder, MarginalDecoder, SimCC, SoftArgmaxDecoder
+from lit_heatmap.codecs import (
+    DarkDecoder,
+    Heatmap2D,
+    Hybrid,
+    HybridDecoder,
+    MarginalDecoder,
+    SimCC,
+    SoftArgmaxDecoder,
+)
+from lit_heatmap.data import DatasetMeta
 from lit_heatmap.metrics import PCK
 from lit_heatmap.models import (
     AdaptiveWingLoss,
@@ -27,25 +32,40 @@ from lit_heatmap.models import (
     MultiScaleHeatmapHead,
     SimCCHead,
 )
+from lit_heatmap.models.parts import node
 from lit_heatmap.module import HeatmapModule
+from tests.models.model_helpers import disc_images, make_batch
 
 S, K, MAX_STEPS = 64, 4, 300
-HM = Heatmap2D((S, S), sigma=2.0, mode="unbiased")
-UDP = Heatmap2D((S, S), sigma=2.0, mode="udp")
-SC = SimCC((S, S), split_ratio=2.0, sigma=2.0)
-P = functools.partial
+META = DatasetMeta("discs", K, [f"disc{i}" for i in range(K)], [], list(range(K)), [0.05] * K, (S, S))
+HM = node(Heatmap2D, input_size=(S, S), sigma=2.0, mode="unbiased")
+UDP = node(Heatmap2D, input_size=(S, S), sigma=2.0, mode="udp")
+SC = node(SimCC, input_size=(S, S), split_ratio=2.0, sigma=2.0)
+DECONV = node(DeconvHeatmapHead, deconv_channels=64)
 
 CASES = {
-    "deconv-unbiased-dark": (P(DeconvHeatmapHead, deconv_channels=64), HM, DarkDecoder(), KeypointMSELoss()),
-    "deconv-udp-dark": (P(DeconvHeatmapHead, deconv_channels=64), UDP, DarkDecoder(), KeypointMSELoss()),
-    "deconv-unbiased-awing": (P(DeconvHeatmapHead, deconv_channels=64), HM, DarkDecoder(), AdaptiveWingLoss()),
-    "multiscale-unbiased-marginal": (P(MultiScaleHeatmapHead, fuse="sum", channels=64), HM, MarginalDecoder(), KeypointMSELoss()),
-    "simcc-simcc-softargmax": (P(SimCCHead, in_index=-2), SC, SoftArgmaxDecoder(beta=10.0, window=6), KLDiscreteLoss()),
-    "hybrid-hybrid-product": (
-        P(HybridHead, heatmap={"deconv_channels": 64}, simcc={"in_index": -2}),
-        Hybrid(HM, SC), HybridDecoder(), HybridLoss(heatmap_weight=100.0),
+    "deconv-unbiased-dark": (DECONV, HM, node(DarkDecoder), node(KeypointMSELoss)),
+    "deconv-udp-dark": (DECONV, UDP, node(DarkDecoder), node(KeypointMSELoss)),
+    "deconv-unbiased-awing": (DECONV, HM, node(DarkDecoder), node(AdaptiveWingLoss)),
+    "multiscale-unbiased-marginal": (
+        node(MultiScaleHeatmapHead, fuse="sum", channels=64),
+        HM,
+        node(MarginalDecoder),
+        node(KeypointMSELoss),
     ),
-}  # fmt: skip
+    "simcc-simcc-softargmax": (
+        node(SimCCHead, in_index=-2),
+        SC,
+        node(SoftArgmaxDecoder, beta=10.0, window=6),
+        node(KLDiscreteLoss),
+    ),
+    "hybrid-hybrid-product": (
+        node(HybridHead, heatmap={"deconv_channels": 64}, simcc={"in_index": -2}),
+        node(Hybrid, heatmap=HM, simcc=SC),
+        node(HybridDecoder),
+        node(HybridLoss, heatmap_weight=100.0),
+    ),
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -53,9 +73,15 @@ def test_overfits_eight_images(case: str) -> None:
     torch.manual_seed(0)
     head, encoding, decoder, loss = CASES[case]
     model = HeatmapModule(
-        P(Backbone, name="test_resnet"), head, encoding, decoder, loss, K, P(torch.optim.Adam, lr=1e-3),
-        metrics={"PCK@0.05": PCK(0.05, normalize="bbox")},
-    )  # fmt: skip
+        node(Backbone, name="test_resnet"),
+        head,
+        encoding,
+        decoder,
+        loss,
+        META,
+        optimizer={"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3},
+        metrics={"PCK@0.05": node(PCK, threshold=0.05, normalize="bbox")},
+    )
     images, keypoints = disc_images(8, S, K)
     batch = make_batch(images, keypoints)
     opt = model.configure_optimizers()
@@ -68,11 +94,10 @@ def test_overfits_eight_images(case: str) -> None:
         opt.step()
         if step % 25 == 0:
             model.eval()
-            metric = model.val_metrics[model._metric_keys["PCK@0.05"]]
             with torch.no_grad():
-                model._eval_step(batch, "val", model.val_metrics)
-            pck = metric.compute()
-            metric.reset()
+                model._eval_step(batch, "val")
+            pck = model.evaluators["val"].compute()["PCK@0.05"]
+            model.evaluators["val"].reset()
             if pck == 1.0:
                 break
     assert float(pck) == 1.0, f"{case}: PCK@0.05 {float(pck):.3f} after {MAX_STEPS} steps"

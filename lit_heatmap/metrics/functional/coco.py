@@ -21,6 +21,7 @@ Semantics reproduced from pycocotools (``_prepare``, ``computeOks``, ``evaluateI
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +50,68 @@ def _group_rank(sorted_group: Tensor) -> Tensor:
     start[1:] = sorted_group[1:] != sorted_group[:-1]
     first = torch.cummax(torch.where(start, idx, torch.zeros_like(idx)), 0).values
     return idx - first
+
+
+def _field(d: dict, key: str, where: str) -> Any:
+    if key not in d:
+        raise ValueError(f"{where} has no {key!r} key (keys: {sorted(d)})")
+    return d[key]
+
+
+def pack_detections(preds: Sequence[dict], k: int, device: torch.device | None = None) -> Tensor:
+    """Per-image prediction dicts -> ``(N, 2K+2)`` float64 rows ``[x, y]*K, score, image_id``."""
+    rows = []
+    for i, p in enumerate(preds):
+        where = f"preds[{i}]"
+        kp = torch.as_tensor(_field(p, "keypoints", where), dtype=torch.float64, device=device)
+        if kp.numel() == 0:
+            continue
+        if kp.ndim == 2:
+            kp = kp[None]
+        if kp.ndim != 3 or kp.shape[-1] not in (2, 3) or kp.shape[1] != k:
+            raise ValueError(f"{where}['keypoints'] must be (N, K={k}, 3), got {tuple(kp.shape)}")
+        n = kp.shape[0]
+        sc = torch.as_tensor(_field(p, "scores", where), dtype=torch.float64, device=kp.device).reshape(-1)
+        if sc.numel() != n:
+            raise ValueError(f"{where}['scores'] has {sc.numel()} values for {n} instances")
+        img = torch.as_tensor(_field(p, "image_id", where), dtype=torch.float64, device=kp.device).reshape(-1)
+        img = img.expand(n) if img.numel() == 1 else img
+        if img.numel() != n:
+            raise ValueError(f"{where}['image_id'] must be a scalar or ({n},)")
+        rows.append(torch.cat([kp[..., :2].reshape(n, 2 * k), sc[:, None], img[:, None]], 1))
+    return torch.cat(rows) if rows else torch.zeros(0, 2 * k + 2, dtype=torch.float64, device=device)
+
+
+def pack_targets(targets: Sequence[dict], k: int, device: torch.device | None = None) -> Tensor:
+    """Per-image target dicts -> ``(M, 3K+7)`` float64 rows ``[x, y, v]*K, bbox(4), area, iscrowd, image_id``.
+
+    ``area`` defaults to the box ``w*h`` and ``iscrowd`` to 0 when absent.
+    """
+    rows = []
+    for i, t in enumerate(targets):
+        where = f"targets[{i}]"
+        kp = torch.as_tensor(_field(t, "keypoints", where), dtype=torch.float64, device=device)
+        if kp.numel() == 0:
+            continue
+        if kp.ndim == 2:
+            kp = kp[None]
+        if kp.ndim != 3 or kp.shape[-1] != 3 or kp.shape[1] != k:
+            raise ValueError(f"{where}['keypoints'] must be (M, K={k}, 3) with (x, y, v), got {tuple(kp.shape)}")
+        m = kp.shape[0]
+        box = torch.as_tensor(_field(t, "bbox", where), dtype=torch.float64, device=kp.device).reshape(-1, 4)
+        area = t.get("area")
+        area = box[:, 2] * box[:, 3] if area is None else torch.as_tensor(area, dtype=torch.float64, device=kp.device)
+        crowd = torch.as_tensor(t.get("iscrowd", torch.zeros(m)), dtype=torch.float64, device=kp.device)
+        img = torch.as_tensor(_field(t, "image_id", where), dtype=torch.float64, device=kp.device).reshape(-1)
+        area, crowd = area.reshape(-1), crowd.reshape(-1)
+        img = img.expand(m) if img.numel() == 1 else img
+        if not (box.shape[0] == area.numel() == crowd.numel() == img.numel() == m):
+            raise ValueError(f"{where}: bbox/area/iscrowd/image_id lengths do not match {m} instances")
+        row = torch.cat([kp.reshape(m, 3 * k), box, area[:, None], crowd[:, None], img[:, None]], 1)
+        if not bool(torch.isfinite(row).all()):
+            raise ValueError(f"{where} contains non-finite ground truth values")
+        rows.append(row)
+    return torch.cat(rows) if rows else torch.zeros(0, 3 * k + 7, dtype=torch.float64, device=device)
 
 
 def coco_keypoint_eval(
@@ -252,13 +315,18 @@ def keypoint_ap(
     targets: ``{"image_id", "keypoints" (M, K, 3), "area" (M,), "bbox" (M, 4), "iscrowd" (M,)}``.
     Returns the dict of :func:`coco_keypoint_eval`.
     """
-    from lit_heatmap.metrics.coco import pack_detections, pack_targets
-
     k = as_sigmas(sigmas).numel()
     det = pack_detections(preds, k)
     gt = pack_targets(targets, k)
     return coco_keypoint_eval(
-        det[:, -1], det[:, -2], det[:, : 2 * k].reshape(-1, k, 2),
-        gt[:, -1], gt[:, : 3 * k].reshape(-1, k, 3), gt[:, 3 * k + 4], gt[:, 3 * k : 3 * k + 4], gt[:, 3 * k + 5],
-        sigmas=sigmas, max_dets=max_dets,
+        det[:, -1],
+        det[:, -2],
+        det[:, : 2 * k].reshape(-1, k, 2),
+        gt[:, -1],
+        gt[:, : 3 * k].reshape(-1, k, 3),
+        gt[:, 3 * k + 4],
+        gt[:, 3 * k : 3 * k + 4],
+        gt[:, 3 * k + 5],
+        sigmas=sigmas,
+        max_dets=max_dets,
     )

@@ -11,7 +11,6 @@ is left out of the NME mean (counted by the metric classes, which warn).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import torch
 from torch import Tensor
@@ -23,7 +22,7 @@ from lit_heatmap.metrics.functional.shared import (
     pair_distance,
 )
 
-NMENormalize = Union[str, Sequence[int]]
+NMENormalize = str | Sequence[int]
 #: default index pairs: WFLW outer eye corners (inter-ocular) and pupils (inter-pupil).
 DEFAULT_INDICES = {"inter_ocular": (60, 72), "inter_pupil": (96, 97)}
 

@@ -11,11 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-#: The 17 COCO person keypoint sigmas (pycocotools ``Params.kpt_oks_sigmas``).
-COCO_SIGMAS: tuple[float, ...] = tuple(
-    s / 10.0
-    for s in (0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89)
-)
+from lit_heatmap.facts import COCO_SIGMAS
 
 #: ``np.spacing(1)``: pycocotools adds it to the GT area.
 EPS = 2.220446049250313e-16

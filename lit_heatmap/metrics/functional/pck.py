@@ -8,7 +8,6 @@ A non-finite prediction is a miss.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import torch
 from torch import Tensor
@@ -20,7 +19,7 @@ from lit_heatmap.metrics.functional.shared import (
     pair_distance,
 )
 
-Normalize = Union[str, Sequence[int]]
+Normalize = str | Sequence[int]
 #: default torso pair: COCO left shoulder (5) and right hip (12), the FLIC/LSP torso diameter.
 TORSO_INDICES = (5, 12)
 

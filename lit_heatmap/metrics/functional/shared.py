@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-#: WFLW's six attribute flags, in the order of the annotation file.
-WFLW_ATTRIBUTES: tuple[str, ...] = ("pose", "expression", "illumination", "makeup", "occlusion", "blur")
+from lit_heatmap.facts import WFLW_ATTRIBUTES  # noqa: F401  (re-exported)
 
 
 def check_keypoint_inputs(preds: Tensor, target: Tensor, visibility: Tensor, name: str) -> None:
@@ -43,9 +42,7 @@ def point_or_centroid(target: Tensor, index: int | Sequence[int]) -> Tensor:
     return target[:, list(index)].mean(1)
 
 
-def pair_distance(
-    target: Tensor, visibility: Tensor, indices: Sequence[int | Sequence[int]], name: str
-) -> Tensor:
+def pair_distance(target: Tensor, visibility: Tensor, indices: Sequence[int | Sequence[int]], name: str) -> Tensor:
     """``(B,)`` distance between two GT points (or centroids); NaN where one is unlabelled.
 
     Args:

@@ -1,7 +1,9 @@
 """Heads: each sizes itself from the backbone's (channels, strides), K and the encoding's geometry.
 
-Every head has the signature ``Head(in_channels, in_strides, num_keypoints, encoding, **options)`` and a
-class method ``check(encoding)`` that raises ``ValueError`` naming both classes for a wrong pairing.
+Every head has the signature ``Head(in_channels, in_strides, num_keypoints, encoding, **options)`` and
+declares the encoding kinds it produces outputs for in ``accepts``; a wrong pairing raises ``ValueError``
+naming both classes (:func:`lit_heatmap.codecs.check_compatible`).  ``KeypointHead.check`` and
+``encoding_kind`` here are aliases kept until the module and the app tests use the codecs' names.
 """
 
 from .base import KeypointHead, encoding_kind, target_shapes

@@ -1,4 +1,4 @@
-"""Shared pieces of the heads: encoding kinds, target geometry read from the encoding, layer helpers.
+"""Shared pieces of the heads: target geometry read from the encoding, layer helpers.
 
 Heads never take sizes from the config: they read the backbone's ``in_channels``/``in_strides`` and ask
 the encoding for its target shapes (by encoding one dummy keypoint, so any encoding that follows the
@@ -14,12 +14,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from lit_heatmap.codecs import (  # encoding_kind re-exported for module.py (alias)
+    check_compatible,
+    encoding_kind,
+)
+
 __all__ = [
     "KeypointHead",
     "encoding_kind",
     "target_shapes",
     "heatmap_stride",
-    "check_encoding",
     "deconv_layers",
     "pick_level",
     "final_conv",
@@ -27,47 +31,16 @@ __all__ = [
 ]
 
 
-def encoding_kind(encoding: Any) -> str:
-    """``"hybrid"`` | ``"simcc"`` | ``"heatmap"`` for an encoding object (by its geometry attributes).
-
-    Raises:
-        ValueError: when the object is not a known encoding.
-    """
-    if hasattr(encoding, "heatmap") and hasattr(encoding, "simcc"):
-        return "hybrid"
-    if hasattr(encoding, "split_ratio"):
-        return "simcc"
-    if hasattr(encoding, "heatmap_size"):
-        return "heatmap"
-    raise ValueError(
-        f"{type(encoding).__name__} is not an encoding the heads know (expected Heatmap2D, SimCC or Hybrid "
-        "from lit_heatmap.codecs)"
-    )
-
-
-def check_encoding(head_cls: type, accepts: Sequence[str], encoding: Any) -> str:
-    """Raise ``ValueError`` naming both classes when ``head_cls`` cannot produce ``encoding``'s targets."""
-    kind = encoding_kind(encoding)
-    if kind not in accepts:
-        raise ValueError(
-            f"{head_cls.__name__} cannot be trained with a {type(encoding).__name__} encoding: it produces "
-            f"{' / '.join(accepts)} outputs but {type(encoding).__name__} needs {kind} outputs. "
-            f"Pick a matching head (heatmap: DeconvHeatmapHead / MultiScaleHeatmapHead, simcc: SimCCHead, "
-            f"hybrid: HybridHead)."
-        )
-    return kind
-
-
 class KeypointHead(nn.Module):
-    """Base of the heads: ``accepts`` names the encoding kinds a head produces outputs for, and the
-    class method :meth:`check` validates a pairing before anything is built."""
+    """Base of the heads: ``accepts`` names the encoding kinds a head produces outputs for (the codecs'
+    vocabulary, checked by :func:`lit_heatmap.codecs.check_compatible` before anything is built)."""
 
     accepts: tuple[str, ...] = ()
 
     @classmethod
     def check(cls, encoding: Any) -> None:
-        """Raise ``ValueError`` naming both classes if this head cannot produce ``encoding``'s targets."""
-        check_encoding(cls, cls.accepts, encoding)
+        """Deprecated alias of ``check_compatible(encoding, head=cls)`` (kept for module.py; to be removed)."""
+        check_compatible(encoding, head=cls)
 
 
 @torch.no_grad()
@@ -104,11 +77,16 @@ def heatmap_stride(encoding: Any) -> float:
 def pick_level(in_channels: Sequence[int], in_strides: Sequence[int], in_index: int, owner: str) -> tuple[int, int]:
     """(channels, stride) of feature level ``in_index`` with a clear error when it does not exist."""
     if len(in_channels) != len(in_strides) or not in_channels:
-        raise ValueError(f"{owner}: in_channels {list(in_channels)} and in_strides {list(in_strides)} must be non-empty and equally long")
+        raise ValueError(
+            f"{owner}: in_channels {list(in_channels)} and in_strides {list(in_strides)} "
+            "must be non-empty and equally long"
+        )
     try:
         return int(in_channels[in_index]), int(in_strides[in_index])
     except IndexError:
-        raise ValueError(f"{owner}: in_index={in_index} but the backbone gives {len(in_channels)} feature levels") from None
+        raise ValueError(
+            f"{owner}: in_index={in_index} but the backbone gives {len(in_channels)} feature levels"
+        ) from None
 
 
 def deconv_layers(in_ch: int, channels: Sequence[int], kernel: int = 4) -> tuple[nn.Sequential, int]:
@@ -121,7 +99,9 @@ def deconv_layers(in_ch: int, channels: Sequence[int], kernel: int = 4) -> tuple
         raise ValueError(f"deconv kernel must be 2, 3 or 4, got {kernel}")
     layers: list[nn.Module] = []
     for ch in channels:
-        deconv = nn.ConvTranspose2d(in_ch, ch, kernel, stride=2, padding=padding, output_padding=output_padding, bias=False)
+        deconv = nn.ConvTranspose2d(
+            in_ch, ch, kernel, stride=2, padding=padding, output_padding=output_padding, bias=False
+        )
         nn.init.normal_(deconv.weight, std=0.001)
         layers += [deconv, nn.BatchNorm2d(ch), nn.ReLU(inplace=True)]
         in_ch = ch

@@ -7,7 +7,17 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .base import KeypointHead, deconv_layers, final_conv, heatmap_stride, num_doublings, pick_level, target_shapes
+from lit_heatmap.codecs import check_compatible
+
+from .base import (
+    KeypointHead,
+    deconv_layers,
+    final_conv,
+    heatmap_stride,
+    num_doublings,
+    pick_level,
+    target_shapes,
+)
 
 __all__ = ["DeconvHeatmapHead"]
 
@@ -47,11 +57,13 @@ class DeconvHeatmapHead(KeypointHead):
         final_kernel: int = 1,
     ) -> None:
         super().__init__()
-        self.check(encoding)
+        check_compatible(encoding, head=type(self))
         ch, stride = pick_level(in_channels, in_strides, in_index, type(self).__name__)
         self.in_index = in_index
         self.heatmap_size = target_shapes(encoding)  # (h, w)
-        n = num_doublings(stride / heatmap_stride(encoding), f"{type(self).__name__}(in_index={in_index}, stride {stride})")
+        n = num_doublings(
+            stride / heatmap_stride(encoding), f"{type(self).__name__}(in_index={in_index}, stride {stride})"
+        )
         self.deconv, ch = deconv_layers(ch, [int(deconv_channels)] * n, deconv_kernel)
         convs: list[nn.Module] = []
         for c in conv_channels:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
+
+from lit_heatmap.codecs import check_compatible
 
 from .base import KeypointHead
 from .deconv import DeconvHeatmapHead
@@ -43,11 +45,13 @@ class HybridHead(KeypointHead):
         simcc: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.check(encoding)
+        check_compatible(encoding, head=type(self))
         branches = {"deconv": DeconvHeatmapHead, "multiscale": MultiScaleHeatmapHead}
         if heatmap_branch not in branches:
             raise ValueError(f"HybridHead: heatmap_branch must be one of {sorted(branches)}, got {heatmap_branch!r}")
-        self.heatmap = branches[heatmap_branch](in_channels, in_strides, num_keypoints, encoding.heatmap, **dict(heatmap or {}))
+        self.heatmap = branches[heatmap_branch](
+            in_channels, in_strides, num_keypoints, encoding.heatmap, **dict(heatmap or {})
+        )
         self.simcc = SimCCHead(in_channels, in_strides, num_keypoints, encoding.simcc, **dict(simcc or {}))
 
     def forward(self, features: Sequence[Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:

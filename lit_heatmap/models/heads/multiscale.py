@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lit_heatmap.codecs import check_compatible
+
 from .base import KeypointHead, final_conv, heatmap_stride, target_shapes
 
 __all__ = ["MultiScaleHeatmapHead"]
@@ -50,7 +52,7 @@ class MultiScaleHeatmapHead(KeypointHead):
         final_kernel: int = 1,
     ) -> None:
         super().__init__()
-        self.check(encoding)
+        check_compatible(encoding, head=type(self))
         name = type(self).__name__
         if fuse not in ("concat", "sum"):
             raise ValueError(f"{name}: fuse must be 'concat' or 'sum', got {fuse!r}")
@@ -71,14 +73,19 @@ class MultiScaleHeatmapHead(KeypointHead):
             total = sum(level_ch)
             width = int(channels) if channels else total
             self.proj = nn.ModuleList([nn.Identity() for _ in level_ch])
-            self.mix = nn.Sequential(nn.Conv2d(total, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+            self.mix = nn.Sequential(
+                nn.Conv2d(total, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+            )
         else:
             width = int(channels) if channels else 256
             self.proj = nn.ModuleList(
                 [nn.Sequential(nn.Conv2d(c, width, 1, bias=False), nn.BatchNorm2d(width)) for c in level_ch]
             )
             self.mix = nn.Sequential(
-                nn.ReLU(inplace=False), nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+                nn.ReLU(inplace=False),
+                nn.Conv2d(width, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
             )
         self.final = final_conv(width, num_keypoints, final_kernel)
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from lit_heatmap.codecs import check_compatible
+
 from .base import KeypointHead, deconv_layers, final_conv, pick_level, target_shapes
 
 __all__ = ["SimCCHead"]
@@ -44,7 +46,7 @@ class SimCCHead(KeypointHead):
         final_kernel: int = 1,
     ) -> None:
         super().__init__()
-        self.check(encoding)
+        check_compatible(encoding, head=type(self))
         ch, stride = pick_level(in_channels, in_strides, in_index, type(self).__name__)
         self.in_index = in_index
         self.deconv, ch = deconv_layers(ch, [int(c) for c in deconv_channels])

@@ -1,36 +1,37 @@
-"""Top-down crop geometry and the training/eval pipeline.
+"""The crop + augmentation pipeline of a top-down sample (:class:`KeypointTransform`).
 
-Geometry follows CONTRACT.md: the centre of pixel column ``j``, row ``i`` is ``(x=j, y=i)`` and an
-image of width W spans ``[-0.5, W - 0.5]``. The crop matrix maps the (expanded, aspect-fixed) box
-``[cx - w/2, cx + w/2] x [cy - h/2, cy + h/2]`` exactly onto the input ``[-0.5, W_in - 0.5] x
-[-0.5, H_in - 0.5]``. Random scale, rotation, shift and the horizontal flip are folded into that one
-matrix, so the image is warped once (``cv2.warpAffine``); albumentations does the photometric part
-(colour jitter, blur, coarse dropout) and the normalisation. albumentations 2.0.8 has no flip-pair
-support, so a flip permutes the keypoints with the dataset's ``flip_index`` here.
+Random scale, rotation, shift and the horizontal flip are folded into one crop matrix
+(:mod:`lit_heatmap.data.geometry`), so the image is warped once (``cv2.warpAffine``); albumentations
+does the photometric part (colour jitter, blur, coarse dropout). The image leaves as uint8; the model
+normalises it on the device. albumentations 2.0.8 has no flip-pair support, so a flip permutes the
+keypoints with the dataset's ``flip_index`` here. The recipes of the datasets are in
+``conf/dataset/*.yaml`` (``dataset.transform``).
 """
 
 from __future__ import annotations
 
+import copy
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import albumentations as A
 import cv2
 import numpy as np
 import torch
 
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "CropParams",
-    "KeypointTransform",
-    "make_transform",
-    "bbox_to_center_size",
-    "crop_matrix",
-    "invert_affine",
-    "apply_affine",
-]
+from .geometry import (
+    DEFAULT_INPUT_SIZE,
+    apply_affine,
+    bbox_to_center_size,
+    crop_matrix,
+    invert_affine,
+    whole_frame_input_size,
+)
+
+__all__ = ["CropParams", "KeypointTransform", "fit_transform"]
+
 
 @dataclass
 class CropParams:
@@ -42,77 +43,15 @@ class CropParams:
     flip: bool = False
 
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def bbox_to_center_size(
-    bbox: Sequence[float], input_size: Sequence[int], padding: float = 1.25
-) -> tuple[np.ndarray, np.ndarray]:
-    """HRNet/MMPose box handling: fix the box to the input aspect ratio, then expand it.
-
-    Args:
-        bbox: ``(x, y, w, h)`` in original pixels.
-        input_size: network input ``(w, h)``.
-        padding: expansion factor (1.25 in HRNet and MMPose).
-
-    Returns:
-        ``center (2,)`` and ``size (2,)`` (w, h) of the crop region, float64, original pixels.
-    """
-    x, y, w, h = (float(v) for v in bbox)
-    aspect = float(input_size[0]) / float(input_size[1])
-    center = np.array([x + 0.5 * w, y + 0.5 * h], dtype=np.float64)
-    if w > aspect * h:
-        h = w / aspect
-    else:
-        w = h * aspect
-    return center, np.array([w, h], dtype=np.float64) * padding
-
-
-def crop_matrix(
-    center: Sequence[float],
-    size: Sequence[float],
-    output_size: Sequence[int],
-    rotation: float = 0.0,
-    flip: bool = False,
-) -> np.ndarray:
-    """The ``(2, 3)`` float64 matrix mapping original pixels to input pixels.
-
-    The region of ``size = (w, h)`` around ``center`` lands exactly on the ``output_size = (W, H)``
-    input; ``rotation`` (degrees, counter-clockwise as seen, like ``cv2.getRotationMatrix2D``) turns
-    the content about the centre; ``flip`` mirrors the result horizontally (``x -> W - 1 - x``).
-    """
-    out_w, out_h = float(output_size[0]), float(output_size[1])
-    sx, sy = out_w / float(size[0]), out_h / float(size[1])
-    t = np.deg2rad(rotation)
-    cos, sin = np.cos(t), np.sin(t)
-    lin = np.array([[sx * cos, sx * sin], [-sy * sin, sy * cos]], dtype=np.float64)
-    c = np.asarray(center, dtype=np.float64)
-    offset = np.array([(out_w - 1.0) / 2.0, (out_h - 1.0) / 2.0]) - lin @ c
-    m = np.concatenate([lin, offset[:, None]], axis=1)
-    if flip:
-        m[0] = -m[0]
-        m[0, 2] += out_w - 1.0
-    return m
-
-
-def invert_affine(m: np.ndarray) -> np.ndarray:
-    """Inverse of a ``(2, 3)`` affine matrix (float64)."""
-    return cv2.invertAffineTransform(np.asarray(m, dtype=np.float64))
-
-
-def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Map ``points (..., 2)`` by the ``(2, 3)`` matrix ``m``."""
-    return points @ m[:, :2].T + m[:, 2]
-
-
 class KeypointTransform:
     """Crop (+ augmentation) of one instance: image, keypoints and the affine back to the original.
 
+    The recipes of the datasets are spelt out in ``conf/dataset/*.yaml`` (``dataset.transform``).
+
     Args:
-        input_size: network input ``(w, h)``.
+        input_size: network input ``(w, h)``; None: chosen by the dataset (:func:`fit_transform`).
         train: random augmentation on/off. Off = the deterministic crop used for val/test.
-        padding: box expansion (1.25).
+        padding: box expansion; None: chosen by the dataset (1.0 for whole frames, else 1.25).
         scale_factor: crop size times ``U(1 - s, 1 + s)`` (COCO: 0.25).
         rotation: rotation ``U(-r, r)`` degrees, applied with ``rotation_prob`` (COCO: 40, 0.6).
         shift_factor, shift_prob: centre shift ``U(-f, f) * size`` with that probability.
@@ -124,16 +63,15 @@ class KeypointTransform:
         hue: ColorJitter hue range (0 = off: hue jitter costs 2.5x the rest of ColorJitter).
         blur_prob: probability of a Gaussian or motion blur.
         dropout_prob: probability of CoarseDropout (1-3 holes, 5-15 % of the side).
-        mean, std: normalisation (ImageNet).
         reduced_decode: in training, decode JPEGs at 1/2, 1/4 or 1/8 when the crop shrinks the
             image that much (see :meth:`decode_reduction`).
     """
 
     def __init__(
         self,
-        input_size: Sequence[int] = (192, 256),
+        input_size: Sequence[int] | None = (192, 256),
         train: bool = False,
-        padding: float = 1.25,
+        padding: float | None = None,
         scale_factor: float = 0.25,
         rotation: float = 40.0,
         rotation_prob: float = 0.6,
@@ -148,15 +86,13 @@ class KeypointTransform:
         hue: float = 0.0,
         blur_prob: float = 0.1,
         dropout_prob: float = 0.0,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
         reduced_decode: bool = True,
     ) -> None:
-        if len(input_size) != 2 or min(int(v) for v in input_size) <= 0:
+        if input_size is not None and (len(input_size) != 2 or min(int(v) for v in input_size) <= 0):
             raise ValueError(f"input_size must be (w, h) with positive ints, got {input_size}")
-        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.input_size = None if input_size is None else (int(input_size[0]), int(input_size[1]))
         self.train = bool(train)
-        self.padding = float(padding)
+        self.padding = None if padding is None else float(padding)
         self.scale_factor = float(scale_factor)
         self.rotation = float(rotation)
         self.rotation_prob = float(rotation_prob)
@@ -179,14 +115,15 @@ class KeypointTransform:
             if dropout_prob > 0:
                 photometric.append(
                     A.CoarseDropout(
-                        num_holes_range=(1, 3), hole_height_range=(0.05, 0.15),
-                        hole_width_range=(0.05, 0.15), fill=0, p=dropout_prob,
+                        num_holes_range=(1, 3),
+                        hole_height_range=(0.05, 0.15),
+                        hole_width_range=(0.05, 0.15),
+                        fill=0,
+                        p=dropout_prob,
                     )
-                )  # fmt: skip
-        # normalisation is done in torch on the CHW tensor (half the cost of A.Normalize + transpose)
+                )
+        # the image stays uint8: the model normalises it on the device (mean/std are model buffers)
         self.photometric = A.Compose(photometric) if photometric else None
-        self._mean = torch.tensor([255.0 * m for m in mean], dtype=torch.float32)[:, None, None]
-        self._inv_std = torch.tensor([1.0 / (255.0 * v) for v in std], dtype=torch.float32)[:, None, None]
         self._seed: int | None = None
         self._rng = np.random.default_rng(0)
 
@@ -231,7 +168,8 @@ class KeypointTransform:
         """Draw the crop of one instance (deterministic when ``train`` is False)."""
         kps = np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)
         vis = np.asarray(visibility, dtype=np.float64).reshape(-1)
-        center, size = bbox_to_center_size(bbox, self.input_size, self.padding)
+        padding = 1.25 if self.padding is None else self.padding  # None: a dataset's fit_transform decides
+        center, size = bbox_to_center_size(bbox, self.input_size, padding)
         rotation, flip = 0.0, False
         if self.train:
             rng = self._generator()
@@ -291,7 +229,7 @@ class KeypointTransform:
             image_scale: the decode reduction of ``image`` (1 = full resolution).
 
         Returns:
-            dict with ``image (3, H_in, W_in)`` float32 normalised, ``keypoints (K, 2)`` input px,
+            dict with ``image (3, H_in, W_in)`` uint8 RGB, ``keypoints (K, 2)`` input px,
             ``visibility (K,)`` (labelled and inside the input), ``affine (2, 3)`` input -> original,
             ``orig_keypoints (K, 2)``, ``orig_visibility (K,)`` (permuted like the keypoints when
             flipped, so ``affine`` maps ``keypoints[k]`` onto ``orig_keypoints[k]``), ``flipped``.
@@ -319,9 +257,8 @@ class KeypointTransform:
         inside &= (out_kps[:, 1] >= -0.5) & (out_kps[:, 1] <= h - 0.5)
         if self.photometric is not None:
             warped = self.photometric(image=warped)["image"]
-        image = torch.from_numpy(np.ascontiguousarray(warped.transpose(2, 0, 1))).float()
         return {
-            "image": image.sub_(self._mean).mul_(self._inv_std),
+            "image": torch.from_numpy(np.ascontiguousarray(warped.transpose(2, 0, 1))),
             "keypoints": torch.from_numpy(out_kps.astype(np.float32)),
             "visibility": torch.from_numpy((vis * inside).astype(np.float32)),
             "affine": torch.from_numpy(invert_affine(m).astype(np.float32)),
@@ -331,28 +268,32 @@ class KeypointTransform:
         }
 
 
-def make_transform(
-    input_size: Sequence[int],
-    augment: bool,
-    defaults: dict[str, Any],
-    aug: dict[str, Any] | None = None,
-    transform: KeypointTransform | None = None,
+def fit_transform(
+    transform: KeypointTransform | None,
+    frame_sizes: Sequence[Sequence[int]] | None = None,
+    input_size: Sequence[int] | None = None,
 ) -> KeypointTransform:
-    """A dataset's pipeline: ``transform`` when given, else a :class:`KeypointTransform` with the
-    dataset's literature ``defaults`` updated by the user's ``aug`` overrides (``dataset.aug.*``).
+    """The dataset's pipeline with its open choices made.
 
-    Raises:
-        ValueError: an ``aug`` key that KeypointTransform does not take (the message lists them).
+    Args:
+        transform: the configured pipeline (``dataset.transform``); None: a deterministic crop.
+        frame_sizes: ``(N, 2)`` image ``(w, h)`` of the instances when every box is its whole frame,
+            else None.
+        input_size: used when ``transform`` is None.
+
+    Returns:
+        ``transform`` (a copy when something was chosen) with ``input_size`` (whole frames:
+        :func:`whole_frame_input_size`; else :data:`DEFAULT_INPUT_SIZE`) and ``padding`` (whole
+        frames: 1.0, else 1.25) set where they were None.
     """
-    if transform is not None:
+    if transform is None:
+        transform = KeypointTransform(input_size, train=False)
+    whole = frame_sizes is not None and len(frame_sizes) > 0
+    if transform.input_size is not None and transform.padding is not None:
         return transform
-    kwargs = dict(defaults)
-    if aug:
-        import inspect
-
-        allowed = set(inspect.signature(KeypointTransform.__init__).parameters) - {"self", "input_size", "train"}
-        unknown = sorted(set(aug) - allowed)
-        if unknown:
-            raise ValueError(f"unknown augmentation option(s) {unknown} in dataset.aug; allowed: {sorted(allowed)}")
-        kwargs.update(dict(aug))
-    return KeypointTransform(input_size, train=augment, **kwargs)
+    out = copy.copy(transform)
+    if out.input_size is None:
+        out.input_size = whole_frame_input_size(frame_sizes) if whole else DEFAULT_INPUT_SIZE
+    if out.padding is None:
+        out.padding = 1.0 if whole else 1.25
+    return out

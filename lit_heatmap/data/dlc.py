@@ -1,0 +1,464 @@
+"""DeepLabCut and lightning-pose labelled projects: label CSVs -> checked :class:`Record` lists.
+
+Project layout: DeepLabCut keeps one ``labeled-data/<video>/CollectedData_<scorer>.csv`` per video
+folder (next to the ``.h5`` it also writes) and a ``config.yaml`` with the ``skeleton``;
+lightning-pose keeps one ``CollectedData.csv`` at the project root. Image paths in the CSVs are
+relative to the project root (``labeled-data/<video>/img0042.png``; Windows ``\\`` separators are
+accepted).
+
+The CSVs are pandas ``to_csv`` of a DataFrame with MultiIndex columns; the first cell of each header
+row is the level name, NaN (an unlabelled keypoint) is an empty cell (``NaN`` is accepted too).
+The layout is detected from the header, never configured:
+
+single animal, one index column (DeepLabCut < 2.2, lightning-pose)::
+
+    scorer,Alice,Alice,Alice,Alice
+    bodyparts,snout,snout,leftear,leftear
+    coords,x,y,x,y
+    labeled-data/vid1/img000.png,12.5,30.1,,
+
+three index columns (DeepLabCut >= 2.2: ``labeled-data``, video, image)::
+
+    scorer,,,Alice,Alice,Alice,Alice
+    bodyparts,,,snout,snout,leftear,leftear
+    coords,,,x,y,x,y
+    labeled-data,vid1,img000.png,12.5,30.1,,
+
+multi-animal DeepLabCut: an ``individuals`` row after ``scorer``; every individual must have the
+same bodyparts (``uniquebodyparts``, listed under the individual ``single``, are refused)::
+
+    scorer,,,Alice,Alice,Alice,Alice
+    individuals,,,mouse1,mouse1,mouse2,mouse2
+    bodyparts,,,snout,snout,snout,snout
+    coords,,,x,y,x,y
+
+Coordinates are used as written: DeepLabCut (matplotlib) puts pixel centres at integers, as
+this package does (docs/architecture.md). Files with ``likelihood`` columns are predictions, not labels, and are refused. Structural problems
+of a file (its header) raise :class:`BadSampleError`; problems of one row (wrong column count, a
+non-numeric cell, x without y, a negative coordinate, an image labelled twice, a missing or unreadable
+image, a keypoint outside the image) go to :class:`BadSamples` and drop that frame under ``skip``.
+Every message names the CSV file and its 1-based line.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .base import Record
+from .coco_format import split_image_ids
+from .io import ImageReadError, image_size
+from .validation import BadSampleError, BadSamples, check_root
+
+__all__ = [
+    "DLCFrame",
+    "DLCLabels",
+    "dlc_records",
+    "find_label_files",
+    "read_label_csv",
+    "read_labels",
+    "read_project_skeleton",
+    "split_records",
+]
+
+log = logging.getLogger("lit_heatmap.data")
+
+_LAYOUTS = {("scorer", "bodyparts", "coords"): False, ("scorer", "individuals", "bodyparts", "coords"): True}
+_LEVELS = {"scorer", "individuals", "bodyparts", "coords"}
+_EXPECTED = "scorer/bodyparts/coords (single animal) or scorer/individuals/bodyparts/coords (multi-animal)"
+SINGLE = "single"  # the individual of single-animal files (and DeepLabCut's name for unique bodyparts)
+
+
+@dataclass(frozen=True)
+class DLCFrame:
+    """One labelled frame (a data row of a label CSV).
+
+    Attributes:
+        image: the image file, resolved against the project root.
+        keypoints: ``(I, K, 2)`` float64 pixel x, y per individual and bodypart; NaN = unlabelled.
+        line: the row's 1-based line in the CSV.
+        row: the row's 0-based number among the CSV's data rows (bad rows counted too).
+    """
+
+    image: Path
+    keypoints: np.ndarray
+    line: int
+    row: int
+
+
+@dataclass
+class DLCLabels:
+    """The contents of one label CSV.
+
+    Attributes:
+        path: the CSV.
+        scorer: the labeller named in the header.
+        individuals: I names (``["single"]`` for a single-animal file).
+        bodyparts: K names in header order.
+        multi_animal: the header has an ``individuals`` row.
+        frames: the good rows, in file order.
+        num_rows: data rows in the file, bad ones included.
+    """
+
+    path: Path
+    scorer: str
+    individuals: list[str]
+    bodyparts: list[str]
+    multi_animal: bool
+    frames: list[DLCFrame]
+    num_rows: int
+
+
+# ------------------------------------------------------------------------------------- files
+def find_label_files(root: str | Path, csv: str | Path | None = None) -> list[Path]:
+    """The label CSVs of a project: ``csv`` alone (absolute, or relative to ``root``) when given,
+    else every ``root/labeled-data/*/CollectedData_*.csv``, sorted.
+
+    Raises:
+        FileNotFoundError: no root, no such ``csv``, or no label file, saying what was expected.
+    """
+    root = check_root(root, "DeepLabCut project", "a DeepLabCut or lightning-pose project")
+    if csv not in (None, ""):
+        path = Path(csv).expanduser()
+        path = path if path.is_absolute() else root / path
+        if not path.is_file():
+            raise FileNotFoundError(f"label file {path} not found; set dataset.csv= to a CSV (relative to {root})")
+        return [path]
+    top = root / "CollectedData.csv"
+    hint = f"; {top} exists (lightning-pose): set dataset.csv=CollectedData.csv" if top.is_file() else ""
+    labeled = root / "labeled-data"
+    if not labeled.is_dir():
+        raise FileNotFoundError(
+            f"{root}: no labeled-data/ folder; expected labeled-data/<video>/CollectedData_<scorer>.csv "
+            f"(DeepLabCut) or dataset.csv=<label file> (lightning-pose){hint}"
+        )
+    files = sorted(labeled.glob("*/CollectedData_*.csv"))
+    if not files:
+        videos = sorted(p.name for p in labeled.iterdir() if p.is_dir())
+        raise FileNotFoundError(
+            f"{labeled}: no label file; expected <video>/CollectedData_<scorer>.csv in its video folders "
+            f"({len(videos)} found: {', '.join(videos[:5]) or 'none'}){hint}"
+        )
+    return files
+
+
+def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """``(line, cells)`` of every non-blank row, cells stripped."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            return [(reader.line_num, [c.strip() for c in row]) for row in reader if any(c.strip() for c in row)]
+    except (OSError, csv.Error, UnicodeDecodeError) as err:
+        raise BadSampleError(f"{path}: not a readable CSV file ({err})") from err
+
+
+# ------------------------------------------------------------------------------------ header
+@dataclass(frozen=True)
+class _Header:
+    scorer: str
+    individuals: list[str]
+    bodyparts: list[str]
+    multi_animal: bool
+    n_index: int  # leading index columns (1 or 3)
+    width: int  # cells per row
+    slots: list[tuple[int, int, int]]  # (individual, bodypart, 0=x / 1=y) of each data column
+    lines: int  # header rows
+
+
+def _header_rows(path: Path, rows: list[tuple[int, list[str]]]) -> tuple[bool, list[tuple[int, list[str]]]]:
+    """The header rows (first cell a level name) and whether the layout is multi-animal."""
+    head = []
+    for line, cells in rows:
+        if cells[0].lower() not in _LEVELS:
+            break
+        head.append((line, cells))
+    levels = tuple(cells[0].lower() for _, cells in head)
+    if levels not in _LAYOUTS:
+        line = head[0][0] if head else (rows[0][0] if rows else 1)
+        raise BadSampleError(f"{path}:{line}: unknown header layout {list(levels)}; expected {_EXPECTED}")
+    return _LAYOUTS[levels], head
+
+
+def _index_width(path: Path, head: list[tuple[int, list[str]]]) -> int:
+    """Index columns: the cells before the first coordinate name of the ``coords`` row."""
+    line, coords = head[-1]
+    n_index = next((j for j in range(1, len(coords)) if coords[j]), len(coords))
+    if n_index == len(coords):
+        raise BadSampleError(f"{path}:{line}: the header has no keypoint columns")
+    for line, cells in head:
+        if len(cells) != len(coords):
+            raise BadSampleError(f"{path}:{line}: {len(cells)} header cells, the coords row has {len(coords)}")
+        if any(cells[1:n_index]) or not all(cells[n_index:]):
+            raise BadSampleError(f"{path}:{line}: header row {cells[0]!r} has empty or misplaced cells")
+    return n_index
+
+
+def _parse_header(path: Path, rows: list[tuple[int, list[str]]]) -> _Header:
+    """Names and the column -> (individual, bodypart, coordinate) map of a label CSV's header."""
+    multi, head = _header_rows(path, rows)
+    n_index = _index_width(path, head)
+    cols = {cells[0].lower(): cells[n_index:] for _, cells in head}
+    line = head[-1][0]
+    inds_col = cols["individuals"] if multi else [SINGLE] * len(cols["coords"])
+    if "likelihood" in (c.lower() for c in cols["coords"]):
+        raise BadSampleError(f"{path}:{line}: 'likelihood' columns: this is a file of predictions, not labels")
+    individuals = list(dict.fromkeys(inds_col))
+    bodyparts = list(dict.fromkeys(cols["bodyparts"]))
+    if multi and SINGLE in individuals:
+        raise BadSampleError(
+            f"{path}:{line}: uniquebodyparts (individual {SINGLE!r}) are not supported; every individual needs "
+            "the same bodyparts"
+        )
+    slots, seen = [], set()
+    for ind, bp, coord in zip(inds_col, cols["bodyparts"], cols["coords"]):
+        c = {"x": 0, "y": 1}.get(coord.lower())
+        if c is None or (ind, bp, c) in seen:
+            what = f"coordinate {coord!r}" if c is None else f"a second {coord!r}"
+            raise BadSampleError(f"{path}:{line}: {what} for {bp} of {ind}; expected x, y pairs")
+        seen.add((ind, bp, c))
+        slots.append((individuals.index(ind), bodyparts.index(bp), c))
+    missing = [
+        f"{bp} of {ind}" if multi else bp
+        for ind in individuals
+        for bp in bodyparts
+        if {(ind, bp, 0), (ind, bp, 1)} - seen
+    ]
+    if missing:
+        detail = "every individual must have the same bodyparts" if multi else "every bodypart needs x and y"
+        raise BadSampleError(f"{path}:{line}: no x/y columns for {', '.join(missing[:5])}; {detail}")
+    scorer = cols["scorer"][0]
+    return _Header(scorer, individuals, bodyparts, multi, n_index, len(head[-1][1]), slots, len(head))
+
+
+# -------------------------------------------------------------------------------------- rows
+def _parse_values(cells: list[str], header: _Header, where: str) -> np.ndarray | str:
+    """``(I, K, 2)`` keypoints of one row's data cells, or the problem with them."""
+    kps = np.full((len(header.individuals), len(header.bodyparts), 2), np.nan)
+    for cell, (i, k, c) in zip(cells, header.slots):
+        value = _number(cell)
+        if value is None:
+            return f"{where}: {_name(header, i, k)} {'xy'[c]} = {cell!r} is not a number"
+        kps[i, k, c] = value
+    one = np.isnan(kps[..., 0]) != np.isnan(kps[..., 1])
+    neg = (kps < 0).any(-1)
+    for bad, what in ((one, "has only one of x and y"), (neg, "has negative coordinates")):
+        if bad.any():
+            i, k = np.argwhere(bad)[0]
+            return f"{where}: {_name(header, i, k)} {what} {kps[i, k].tolist()}"
+    return kps
+
+
+def _number(cell: str) -> float | None:
+    """A coordinate cell: NaN for an empty or ``NaN`` cell, None when not a finite number."""
+    if cell == "" or cell.lower() == "nan":
+        return float("nan")
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _name(header: _Header, i: int, k: int) -> str:
+    return f"{header.bodyparts[k]} of {header.individuals[i]}" if header.multi_animal else header.bodyparts[k]
+
+
+def read_label_csv(path: str | Path, root: str | Path, bad: BadSamples | None = None) -> DLCLabels:
+    """Read and check one label CSV (layout detected from its header; see the module docstring).
+
+    Args:
+        path: the CSV.
+        root: the project root the CSV's image paths are relative to.
+        bad: the bad-row policy (default: raise at the first problem).
+
+    Raises:
+        BadSampleError: a header problem (always), or a row problem under ``on_bad_sample="raise"``.
+    """
+    path, root = Path(path), Path(root)
+    bad = bad if bad is not None else BadSamples("raise", str(path))
+    rows = _csv_rows(path)
+    header = _parse_header(path, rows)
+    frames: list[DLCFrame] = []
+    first_line: dict[str, int] = {}
+    data = rows[header.lines :]
+    for row, (line, cells) in enumerate(data):
+        where = f"{path}:{line}"
+        if len(cells) != header.width:
+            bad.report(f"{where}: {len(cells)} columns, the header has {header.width}")
+            continue
+        parts = cells[: header.n_index]
+        rel = "/".join(parts).replace("\\", "/")
+        if not all(parts):
+            bad.report(f"{where}: empty image path cell in {parts}")
+            continue
+        if rel in first_line:
+            bad.report(f"{where}: image {rel} is already labelled on line {first_line[rel]}")
+            continue
+        first_line[rel] = line
+        kps = _parse_values(cells[header.n_index :], header, where)
+        if isinstance(kps, str):
+            bad.report(kps)
+            continue
+        frames.append(DLCFrame(root / rel, kps, line, row))
+    return DLCLabels(path, header.scorer, header.individuals, header.bodyparts, header.multi_animal, frames, len(data))
+
+
+def read_labels(root: str | Path, csv: str | Path | None, bad: BadSamples) -> list[DLCLabels]:
+    """Every label CSV of a project (:func:`find_label_files`), checked to share the bodyparts; an
+    image labelled in two files is reported (and dropped from the later one under skip).
+
+    Raises:
+        BadSampleError: files with different bodyparts, or as :func:`read_label_csv`.
+    """
+    files = find_label_files(root, csv)
+    labels = [read_label_csv(f, Path(root).expanduser(), bad) for f in files]
+    first = labels[0]
+    seen: dict[Path, str] = {}
+    for lab in labels:
+        if lab.bodyparts != first.bodyparts:
+            raise BadSampleError(f"{lab.path}: bodyparts {lab.bodyparts} differ from {first.bodyparts} of {first.path}")
+        kept = []
+        for frame in lab.frames:
+            if frame.image in seen:
+                bad.report(f"{lab.path}:{frame.line}: image {frame.image} is already labelled at {seen[frame.image]}")
+                continue
+            seen[frame.image] = f"{lab.path}:{frame.line}"
+            kept.append(frame)
+        lab.frames = kept
+    return labels
+
+
+def read_project_skeleton(root: str | Path, names: Sequence[str]) -> list[tuple[int, int]]:
+    """0-based bodypart index pairs of the ``skeleton:`` in the project's ``config.yaml``; ``[]``
+    without a config.yaml (lightning-pose) or without a skeleton.
+
+    Raises:
+        BadSampleError: invalid YAML, or an edge that is not two bodyparts of ``names``.
+    """
+    path = Path(root) / "config.yaml"
+    if not path.is_file():
+        return []
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise BadSampleError(f"{path}: not a readable YAML file ({err})") from err
+    edges = config.get("skeleton") if isinstance(config, dict) else None
+    index = {n: i for i, n in enumerate(names)}
+    out = []
+    for n, edge in enumerate(edges or [], start=1):
+        if not isinstance(edge, (list, tuple)) or len(edge) != 2:
+            raise BadSampleError(f"{path}: skeleton edge {n} {edge!r} must be two bodypart names")
+        unknown = [repr(e) for e in edge if not isinstance(e, str) or e not in index]
+        if unknown:
+            raise BadSampleError(
+                f"{path}: skeleton edge {n} {list(edge)}: {', '.join(unknown)} not among the bodyparts {list(names)}"
+            )
+        out.append((index[edge[0]], index[edge[1]]))
+    return out
+
+
+# ----------------------------------------------------------------------------------- records
+def _extent_box(kps: np.ndarray, width: int, height: int, pad_fraction: float, pad_px: float) -> np.ndarray:
+    """``(4,)`` x, y, w, h: the extent of ``kps (N, 2)`` padded by ``pad_fraction`` of its longer side
+    plus ``pad_px`` (at least 1 px) on every side, clipped to the image."""
+    lo, hi = kps.min(0), kps.max(0)
+    pad = max(pad_fraction * float((hi - lo).max()) + pad_px, 1.0)
+    x0, y0 = np.maximum(lo - pad, 0.0)
+    x1, y1 = np.minimum(hi + pad, [width, height])
+    return np.array([x0, y0, x1 - x0, y1 - y0], dtype=np.float64)
+
+
+def _frame_size(labels: DLCLabels, frame: DLCFrame, bad: BadSamples) -> tuple[int, int] | None:
+    """``(w, h)`` of the frame's image with every labelled keypoint inside it, or None (reported)."""
+    where = f"{labels.path}:{frame.line}"
+    if not frame.image.is_file():
+        bad.report(f"{where}: image file {frame.image} not found")
+        return None
+    try:
+        w, h = image_size(frame.image)
+    except ImageReadError as err:
+        bad.report(f"{where}: {err}")
+        return None
+    outside = (frame.keypoints > [w, h]).any(-1)
+    if outside.any():
+        i, k = np.argwhere(outside)[0]
+        who = f" of {labels.individuals[i]}" if labels.multi_animal else ""
+        bad.report(
+            f"{where}: {labels.bodyparts[k]}{who} at {frame.keypoints[i, k].tolist()} lies outside the "
+            f"{w}x{h} image {frame.image}"
+        )
+        return None
+    return w, h
+
+
+def _frame_records(
+    labels: DLCLabels, frame: DLCFrame, image_id: int, size: tuple[int, int], pad_fraction: float, pad_px: float
+) -> list[Record]:
+    """The records of the individuals of ``frame`` that have a labelled keypoint."""
+    seen = ~np.isnan(frame.keypoints[..., 0])  # (I, K)
+    out = []
+    for i in np.flatnonzero(seen.any(1)):
+        kps = np.nan_to_num(frame.keypoints[i], nan=0.0)
+        if labels.multi_animal:
+            box = _extent_box(kps[seen[i]], *size, pad_fraction, pad_px)
+            where = f"{labels.path}:{frame.line}, individual {labels.individuals[i]}"
+        else:
+            box, where = np.array([0.0, 0.0, *size]), f"{labels.path}:{frame.line}"
+        out.append(
+            Record(
+                image_path=frame.image,
+                bbox=box,
+                keypoints=kps,
+                visibility=seen[i].astype(np.float64),
+                image_id=image_id,
+                area=float(box[2] * box[3]),
+                norm=float(max(box[2], box[3])),
+                where=where,
+            )
+        )
+    return out
+
+
+def dlc_records(
+    labels: Sequence[DLCLabels], bad: BadSamples, pad_fraction: float = 0.1, pad_px: float = 4.0
+) -> list[Record]:
+    """One :class:`Record` per (frame, individual with at least one labelled keypoint).
+
+    Boxes: single-animal files: the whole image ``[0, 0, W, H]``; multi-animal files: the labelled
+    keypoints' extent, padded on every side by ``pad_fraction`` of its longer side plus ``pad_px``
+    pixels (at least 1 px), clipped to the image. Image ids: the running number of the data row over all ``labels``
+    in order (the sorted files), bad and unlabelled rows counted, so that ids do not depend on
+    ``on_bad_sample``. Unlabelled keypoints get visibility 0 and coordinates 0. The image size is
+    read from the file header; a missing or unreadable image or a keypoint outside it goes to ``bad``.
+
+    Raises:
+        ValueError: no frame with a labelled keypoint at all.
+    """
+    records: list[Record] = []
+    first_id, unlabelled = 0, 0
+    for lab in labels:
+        for frame in lab.frames:
+            if np.isnan(frame.keypoints).all():
+                unlabelled += 1
+            elif (size := _frame_size(lab, frame, bad)) is not None:
+                records += _frame_records(lab, frame, first_id + frame.row, size, pad_fraction, pad_px)
+        first_id += lab.num_rows
+    if unlabelled:
+        log.info("DeepLabCut labels: left out %d frame(s) without any labelled keypoint", unlabelled)
+    if not records:
+        files = ", ".join(str(lab.path) for lab in labels)
+        raise ValueError(f"{files}: no frame with a labelled keypoint ({unlabelled} unlabelled, {bad.count} bad)")
+    return records
+
+
+def split_records(records: Sequence[Record], val_fraction: float, seed: int = 0) -> tuple[list[Record], list[Record]]:
+    """Train and val records, split by frame (all individuals of an image go to the same side):
+    ``round(n_frames * val_fraction)`` frames (at least 1) to val, deterministic by ``seed``."""
+    train_ids, val_ids = split_image_ids({r.image_id for r in records}, val_fraction, seed)
+    return [r for r in records if r.image_id in train_ids], [r for r in records if r.image_id in val_ids]
