@@ -5,13 +5,16 @@
     python benchmarks/data.py --n 2048 --workers 2 --images 64
 
 What is timed (issue 5's Acceptance section):
-- ``pipeline``: ``CocoFormat(augment=True)`` through ``KeypointDataModule``'s DataLoader
+- ``pipeline``: ``CocoFormat`` with the training recipe of ``conf/dataset/coco_format.yaml``
+  (plus coarse dropout, p=0.3) through ``KeypointDataModule``'s DataLoader
   (``--workers`` workers, ``--batch-size``, the collate): decode with EXIF handling, random
   scale/rotation/shift/flip folded into one ``cv2.warpAffine``, half-body off (not a COCO file's
-  names), colour jitter, blur, coarse dropout, normalisation, keypoint maths, collate.
+  names), colour jitter, blur, coarse dropout, keypoint maths, collate of uint8 images
+  (normalisation runs on the device, in the model).
 - ``limit``: the same images through the same DataLoader settings, each sample only
   ``cv2.imread`` + one ``cv2.warpAffine`` to the same input size + ``torch.from_numpy``.
-- ``synthetic``: the default Synthetic training set (rendering included), same loader settings.
+- ``synthetic``: the default Synthetic training set with ``conf/dataset/synthetic.yaml``'s recipe
+  (rendering included), same loader settings.
 
 Images: the real COCO sample (``$LIT_HEATMAP_SAMPLES/coco/val2017``, see README "Tests") when present, plus ``--images``
 generated JPEGs of COCO size (640 x 480, quality 90, photo-like smooth texture and edges), written
@@ -38,7 +41,10 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from lit_heatmap.data import CocoFormat, KeypointDataModule, Synthetic, collate  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from lit_heatmap.data import CocoFormat, KeypointDataModule, KeypointTransform, Synthetic, collate  # noqa: E402
 from lit_heatmap.data.geometry import bbox_to_center_size, crop_matrix  # noqa: E402
 from lit_heatmap.facts import COCO_KEYPOINT_NAMES, COCO_SKELETON  # noqa: E402
 
@@ -155,6 +161,15 @@ def throughput(ds: Dataset, n: int, workers: int, batch_size: int, repeats: int)
     return best
 
 
+def recipe_transform(dataset: str, dropout_prob: float | None = None, **values: object) -> KeypointTransform:
+    """The training ``transform`` of ``conf/dataset/<dataset>.yaml``, with ``values`` for the dataset's keys."""
+    cfg = OmegaConf.create({"dataset": OmegaConf.load(REPO / "conf" / "dataset" / f"{dataset}.yaml")})
+    cfg.dataset.update(values)
+    if dropout_prob is not None:
+        cfg.dataset.transform.dropout_prob = dropout_prob
+    return instantiate(cfg.dataset.transform)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1024, help="samples per timed pass")
@@ -173,13 +188,14 @@ def main() -> None:
         images = make_images(folder, args.images)
         real = [] if args.no_real or not SHARED_COCO.is_dir() else sorted(SHARED_COCO.glob("*.jpg"))
         ann = write_annotations(folder, images + real)
-        ds = CocoFormat(ann, img_dir=folder, input_size=INPUT, augment=True, aug={"dropout_prob": 0.3})
+        recipe = recipe_transform("coco_format", input_size=list(INPUT), padding=1.25, dropout_prob=0.3)
+        ds = CocoFormat(ann, img_dir=folder, transform=recipe)
         dm = KeypointDataModule(ds, None, batch_size=args.batch_size, num_workers=args.workers)
         assert dm.meta.num_keypoints == 17
         rows = []
         for name, data in (("pipeline", ds), ("limit", ReadWarp(ds))):
             rows.append((name, throughput(data, args.n, args.workers, args.batch_size, args.repeats)))
-        synth = Synthetic(4000, augment=True)
+        synth = Synthetic(4000, transform=recipe_transform("synthetic"))
         rows.append(("synthetic", throughput(synth, args.n, args.workers, args.batch_size, args.repeats)))
         single = {
             "pipeline": throughput(ds, min(args.n, 256), 0, args.batch_size, 1),

@@ -77,8 +77,10 @@ def build_predictor(overrides: list[str]):  # noqa: ANN201
     model = utils.build_model(cfg, data.meta).eval()
     images = torch.stack([data[i]["image"] for i in range(32)])
     choice = {o.split("=")[0]: o.split("=")[1] for o in overrides if o.split("=")[0] in ("backbone", "head")}
-    names = f"{choice.get('backbone', 'regnetx_002')} + {choice.get('head', 'light')}, {cfg.encoding._target_.split('.')[-1]} + " \
-            f"{cfg.decoder._target_.split('.')[-1]}, {size[0]}x{size[1]}"
+    names = (
+        f"{choice.get('backbone', 'regnetx_002')} + {choice.get('head', 'light')}, "
+        f"{cfg.encoding._target_.split('.')[-1]} + {cfg.decoder._target_.split('.')[-1]}, {size[0]}x{size[1]}"
+    )
     return KeypointPredictor(model, flip_test=False).eval(), images, names
 
 
@@ -140,11 +142,21 @@ def heatmap_difference(predictor, images: torch.Tensor, folder: Path, threads: i
     path = folder / "head.onnx"
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_HeadOutput(predictor), (images[:2],), str(path), input_names=["images"], output_names=["out"],
-                          dynamic_axes={"images": {0: "b"}, "out": {0: "b"}}, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            _HeadOutput(predictor),
+            (images[:2],),
+            str(path),
+            input_names=["images"],
+            output_names=["out"],
+            dynamic_axes={"images": {0: "b"}, "out": {0: "b"}},
+            opset_version=17,
+            dynamo=False,
+        )
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    (got,) = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, {"images": images.numpy()})
+    (got,) = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(
+        None, {"images": images.numpy()}
+    )
     with torch.inference_mode():
         ref = predictor._output(images)
     return float((torch.as_tensor(got) - ref).abs().max() / ref.abs().max())
@@ -161,7 +173,7 @@ def time_runtimes(fns: dict[str, Callable], x: torch.Tensor, rounds: int, calls:
     times: dict[str, list[float]] = {name: [] for name in fns}
     names = list(fns)
     for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             fn = fns[name]
             fn(x)
             for _ in range(calls):
@@ -169,7 +181,9 @@ def time_runtimes(fns: dict[str, Callable], x: torch.Tensor, rounds: int, calls:
                 fn(x)
                 times[name].append(time.perf_counter() - t0)
     n = x.shape[0]
-    return {name: {"best_ms": 1000 * min(t) / n, "median_ms": 1000 * statistics.median(t) / n} for name, t in times.items()}
+    return {
+        name: {"best_ms": 1000 * min(t) / n, "median_ms": 1000 * statistics.median(t) / n} for name, t in times.items()
+    }
 
 
 def bench_model(name: str, overrides: list[str], args: argparse.Namespace) -> dict:
@@ -183,8 +197,12 @@ def bench_model(name: str, overrides: list[str], args: argparse.Namespace) -> di
         for rt in ("torchscript", "onnxruntime"):
             k, s = (torch.as_tensor(v) for v in fns[rt](images))
             dk = (k - ref_k).abs().amax(-1)
-            diff[rt] = {"keypoints_px": float(dk.max()), "scores": float((s - ref_s).abs().max()),
-                        "keypoints_over_0.01px": int((dk > 0.01).sum()), "keypoints": dk.numel()}
+            diff[rt] = {
+                "keypoints_px": float(dk.max()),
+                "scores": float((s - ref_s).abs().max()),
+                "keypoints_over_0.01px": int((dk > 0.01).sum()),
+                "keypoints": dk.numel(),
+            }
         heatmap = heatmap_difference(predictor, images, Path(tmp), args.threads)
         latency = {}
         for batch, calls in ((1, args.calls * 4), (32, args.calls)):
@@ -194,7 +212,11 @@ def bench_model(name: str, overrides: list[str], args: argparse.Namespace) -> di
                     fn(x)
             latency[batch] = time_runtimes(fns, x, args.rounds, calls)
     return {
-        "model": name, "title": title, "overrides": overrides, "file_mb": sizes, "max_diff": diff,
+        "model": name,
+        "title": title,
+        "overrides": overrides,
+        "file_mb": sizes,
+        "max_diff": diff,
         "onnx_head_output_max_rel_diff": heatmap,
         "latency_ms_per_image": {str(b): v for b, v in latency.items()},
         "goal_met": latency[1]["onnxruntime"]["best_ms"] <= latency[1]["eager"]["best_ms"],
@@ -203,11 +225,15 @@ def bench_model(name: str, overrides: list[str], args: argparse.Namespace) -> di
 
 def print_table(result: dict) -> None:
     s = result["settings"]
-    print(f"Per-image latency in ms: best of {s['rounds']} rounds of alternating runtime blocks (median in brackets); "
-          f"torch {s['torch']}, onnxruntime {s['onnxruntime']}, {s['threads']} threads, random weights, flip test off. "
-          "Compare within one run only.")
-    head = ("| model | runtime | file MB | b=1 ms/img | b=32 ms/img | max Δkp px | kp > 0.01 px | max Δscore "
-            "| head output rel. diff |")
+    print(
+        f"Per-image latency in ms: best of {s['rounds']} rounds of alternating runtime blocks (median in brackets); "
+        f"torch {s['torch']}, onnxruntime {s['onnxruntime']}, {s['threads']} threads, random weights, flip test off. "
+        "Compare within one run only."
+    )
+    head = (
+        "| model | runtime | file MB | b=1 ms/img | b=32 ms/img | max Δkp px | kp > 0.01 px | max Δscore "
+        "| head output rel. diff |"
+    )
     print(head + "\n|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in result["rows"]:
         lat = r["latency_ms_per_image"]
@@ -217,18 +243,29 @@ def print_table(result: dict) -> None:
             if d is None:
                 diffs = "(ref) | | (ref) | "
             else:
-                diffs = f"{d['keypoints_px']:.1e} | {d['keypoints_over_0.01px']}/{d['keypoints']} | {d['scores']:.1e} | "
-            hm = {"onnxruntime": f"{r['onnx_head_output_max_rel_diff']:.1e}", "torchscript": "0 (same kernels)"}.get(rt, "")
-            print(f"| {r['model']} ({r['title']}) | {rt} | {size} | {lat['1'][rt]['best_ms']:.2f} ({lat['1'][rt]['median_ms']:.2f}) | "
-                  f"{lat['32'][rt]['best_ms']:.2f} ({lat['32'][rt]['median_ms']:.2f}) | {diffs}{hm} |")
-    print("(differences over 32 synthetic crops. With random weights the heatmaps are near-flat (peak ~1e-3), so "
-          "float noise of ~1e-6 can move a maximum: the kp > 0.01 px keypoints; the head output column is the "
-          "export's own error.)")
+                diffs = (
+                    f"{d['keypoints_px']:.1e} | {d['keypoints_over_0.01px']}/{d['keypoints']} | {d['scores']:.1e} | "
+                )
+            hm = {"onnxruntime": f"{r['onnx_head_output_max_rel_diff']:.1e}", "torchscript": "0 (same kernels)"}.get(
+                rt, ""
+            )
+            print(
+                f"| {r['model']} ({r['title']}) | {rt} | {size} | "
+                f"{lat['1'][rt]['best_ms']:.2f} ({lat['1'][rt]['median_ms']:.2f}) | "
+                f"{lat['32'][rt]['best_ms']:.2f} ({lat['32'][rt]['median_ms']:.2f}) | {diffs}{hm} |"
+            )
+    print(
+        "(differences over 32 synthetic crops. With random weights the heatmaps are near-flat (peak ~1e-3), so "
+        "float noise of ~1e-6 can move a maximum: the kp > 0.01 px keypoints; the head output column is the "
+        "export's own error.)"
+    )
     for r in result["rows"]:
         lat = r["latency_ms_per_image"]["1"]
         ratio = lat["onnxruntime"]["best_ms"] / lat["eager"]["best_ms"]
-        print(f"goal (onnxruntime b=1 <= eager b=1), {r['model']}: {'MET' if r['goal_met'] else 'NOT MET'} "
-              f"({lat['onnxruntime']['best_ms']:.2f} vs {lat['eager']['best_ms']:.2f} ms, x{ratio:.2f})")
+        print(
+            f"goal (onnxruntime b=1 <= eager b=1), {r['model']}: {'MET' if r['goal_met'] else 'NOT MET'} "
+            f"({lat['onnxruntime']['best_ms']:.2f} vs {lat['eager']['best_ms']:.2f} ms, x{ratio:.2f})"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -236,7 +273,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     p.add_argument("--threads", type=int, default=2, help="torch and onnxruntime intra-op threads (default 2)")
     p.add_argument("--rounds", type=int, default=3, help="rounds over the runtimes (default 3)")
-    p.add_argument("--calls", type=int, default=2, help="timed batch-32 calls per runtime and round (batch 1: 4x as many)")
+    p.add_argument(
+        "--calls", type=int, default=2, help="timed batch-32 calls per runtime and round (batch 1: 4x as many)"
+    )
     p.add_argument("--warmup", type=int, default=2, help="untimed calls per runtime and batch size first")
     p.add_argument("--quick", action="store_true", help="--rounds 2 --calls 1")
     p.add_argument("--json", action="store_true", help="print the result as JSON only")

@@ -17,7 +17,6 @@ into occluded and visible keypoints:
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
@@ -48,9 +47,8 @@ from lit_heatmap.models import (  # noqa: E402
     KLDiscreteLoss,
     SimCCHead,
 )
+from lit_heatmap.models.parts import build, node  # noqa: E402
 from lit_heatmap.module import HeatmapModule  # noqa: E402
-
-P = functools.partial
 
 
 def render(n: int, seed: int, size: tuple[int, int], occluder_prob: float) -> dict[str, torch.Tensor]:
@@ -61,23 +59,28 @@ def render(n: int, seed: int, size: tuple[int, int], occluder_prob: float) -> di
 
 
 def variants(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
-    size = tuple(args.size)
-    hm = Heatmap2D(size, sigma=args.sigma_2d, mode="unbiased")
-    sc = SimCC(size, split_ratio=2.0, sigma=args.sigma_simcc)
+    """name -> (head, encoding, {decoder name: decoder}, loss) config nodes."""
+    hm = node(Heatmap2D, input_size=None, sigma=args.sigma_2d, mode="unbiased")
+    sc = node(SimCC, input_size=None, split_ratio=2.0, sigma=args.sigma_simcc)
     simcc_opts = {"in_index": args.simcc_in_index}
     return {
-        "2d": (P(DeconvHeatmapHead, deconv_channels=args.channels), hm, {"dark": DarkDecoder()}, KeypointMSELoss()),
+        "2d": (
+            node(DeconvHeatmapHead, deconv_channels=args.channels),
+            hm,
+            {"dark": node(DarkDecoder)},
+            node(KeypointMSELoss),
+        ),
         "simcc": (
-            P(SimCCHead, **simcc_opts),
+            node(SimCCHead, **simcc_opts),
             sc,
-            {"soft_argmax": SoftArgmaxDecoder(beta=10.0, window=int(3 * args.sigma_simcc) + 1)},
-            KLDiscreteLoss(),
+            {"soft_argmax": node(SoftArgmaxDecoder, beta=10.0, window=int(3 * args.sigma_simcc) + 1)},
+            node(KLDiscreteLoss),
         ),
         "hybrid": (
-            P(HybridHead, heatmap={"deconv_channels": args.channels}, simcc=simcc_opts),
-            Hybrid(hm, sc),
-            {m: HybridDecoder(mode=m) for m in ("product", "heatmap", "simcc")},
-            HybridLoss(heatmap_weight=args.heatmap_weight),
+            node(HybridHead, heatmap={"deconv_channels": args.channels}, simcc=simcc_opts),
+            node(Hybrid, heatmap=hm, simcc=sc),
+            {m: node(HybridDecoder, mode=m) for m in ("product", "heatmap", "simcc")},
+            node(HybridLoss, heatmap_weight=args.heatmap_weight),
         ),
     }
 
@@ -153,23 +156,24 @@ def main(argv: list[str] | None = None) -> dict:
     warnings.filterwarnings("ignore")
     size = tuple(args.size)
     train_data = render(args.train_samples, 0, size, occluder_prob=0.5)
+    meta = Synthetic(num_samples=1, input_size=size).meta
     val_data = render(args.val_samples, 1, size, occluder_prob=1.0)
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
         for name, (head, enc, decoders, loss) in variants(args).items():
             torch.manual_seed(seed)
             model = HeatmapModule(
-                P(Backbone, name=args.backbone),
+                node(Backbone, name=args.backbone),
                 head,
                 enc,
                 next(iter(decoders.values())),
                 loss,
-                14,
-                P(torch.optim.Adam, lr=args.lr),
+                meta,
+                {"_target_": "torch.optim.Adam", "_partial_": True, "lr": args.lr},
             )
             secs = train(model, train_data, args.steps, args.batch_size, seed)
             for dec_name, dec in decoders.items():
-                r = evaluate(model, dec, val_data, args.threshold)
+                r = evaluate(model, build(dec), val_data, args.threshold)
                 rows.append({"model": name, "decoder": dec_name, "seed": seed, "train_s": secs, **r})
                 if not args.json:
                     print(

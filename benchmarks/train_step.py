@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import functools
 import json
 import os
 import statistics
@@ -29,7 +28,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import lightning as L  # noqa: E402
 
 from lit_heatmap.codecs import DarkDecoder, Heatmap2D  # noqa: E402
+from lit_heatmap.data import DatasetMeta  # noqa: E402
 from lit_heatmap.models import Backbone, DeconvHeatmapHead, KeypointMSELoss  # noqa: E402
+from lit_heatmap.models.parts import node  # noqa: E402
 from lit_heatmap.module import HeatmapModule  # noqa: E402
 
 
@@ -42,7 +43,7 @@ def make_batches(n: int, batch_size: int, size: tuple[int, int], k: int, seed: i
         kps = torch.rand(batch_size, k, 2, generator=g) * torch.tensor([w - 1.0, h - 1.0])
         out.append(
             {
-                "image": torch.randn(batch_size, 3, h, w, generator=g),
+                "image": torch.randint(0, 256, (batch_size, 3, h, w), generator=g, dtype=torch.uint8),
                 "keypoints": kps,
                 "visibility": torch.ones(batch_size, k),
             }
@@ -52,27 +53,29 @@ def make_batches(n: int, batch_size: int, size: tuple[int, int], k: int, seed: i
 
 def build(args: argparse.Namespace) -> HeatmapModule:
     torch.manual_seed(0)
+    k = args.keypoints
+    meta = DatasetMeta("random", k, [f"k{i}" for i in range(k)], [], None, [0.05] * k, tuple(args.size))
     return HeatmapModule(
-        backbone=functools.partial(Backbone, name=args.backbone),
-        head=functools.partial(DeconvHeatmapHead),
-        encoding=Heatmap2D(tuple(args.size), sigma=2.0),
-        decoder=DarkDecoder(),
-        loss=KeypointMSELoss(),
-        num_keypoints=args.keypoints,
-        optimizer=functools.partial(torch.optim.AdamW, lr=1e-3),
+        backbone=node(Backbone, name=args.backbone),
+        head=node(DeconvHeatmapHead),
+        encoding=node(Heatmap2D, input_size=None, sigma=2.0),
+        decoder=node(DarkDecoder),
+        loss=node(KeypointMSELoss),
+        meta=meta,
+        optimizer={"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 1e-3},
     )
 
 
 def bare_loop(model: HeatmapModule, batches: list[dict], warmup: int) -> float:
     """Plain PyTorch: forward, encode, loss, backward, step. Returns seconds for the timed steps."""
-    opt = model.optimizer_factory(model.parameters())
+    opt = model.configure_optimizers()
     model.train()
     enc, loss_fn = model.encoding, model.loss
     start = 0.0
     for i, batch in enumerate(batches):
         if i == warmup:
             start = time.perf_counter()
-        out = model(batch["image"])
+        out = model(batch["image"])  # uint8 in: the model normalises
         with torch.no_grad():
             target, weight = enc.encode(batch["keypoints"], batch["visibility"])
         loss = loss_fn(out, target, weight, keypoints=batch["keypoints"], encoding=enc)

@@ -52,6 +52,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         print(f"dataset.input_size {list(cfg.dataset.input_size)} -> {size} (from the checkpoint)", flush=True)
     with open_dict(cfg):
         cfg.dataset.input_size = size
+        if "padding" in cfg.dataset and "padding" in hparams["meta"]:
+            cfg.dataset.padding = float(hparams["meta"]["padding"])  # crop as in training
         cfg.dataset.datamodule.train = None  # evaluation never reads (or needs) the training split
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)

@@ -61,22 +61,38 @@ def export(cfg: DictConfig) -> Path:
         ref_k, ref_s = predictor(example)
         got_k, got_s = exported(example)
     dk, ds = float((ref_k - got_k).abs().max()), float((ref_s - got_s).abs().max())
-    print(f"lit-heatmap-export: {out} ({fmt}, batch {'dynamic' if dynamic else cfg.batch}, flip_test "
-          f"{predictor.flip_test}); max difference to PyTorch on a random batch: {dk:.2e} px, {ds:.2e} score",
-          flush=True)
+    print(
+        f"lit-heatmap-export: {out} ({fmt}, batch {'dynamic' if dynamic else cfg.batch}, flip_test "
+        f"{predictor.flip_test}); max difference to PyTorch on a random batch: {dk:.2e} px, {ds:.2e} score",
+        flush=True,
+    )
     return out
 
 
-def write_onnx(predictor: KeypointPredictor, example: torch.Tensor, path: Path, metadata: dict[str, str],
-               dynamic: bool = True, opset: int = 17) -> None:
+def write_onnx(
+    predictor: KeypointPredictor,
+    example: torch.Tensor,
+    path: Path,
+    metadata: dict[str, str],
+    dynamic: bool = True,
+    opset: int = 17,
+) -> None:
     """``torch.onnx.export`` (TorchScript-based exporter) with inputs ``images``, outputs ``keypoints``,
     ``scores`` (dynamic batch axis when ``dynamic``), then the metadata into ``metadata_props``."""
     import onnx
 
     axes = {"images": {0: "batch"}, "keypoints": {0: "batch"}, "scores": {0: "batch"}} if dynamic else None
     with torch.inference_mode(False), torch.no_grad():
-        torch.onnx.export(predictor, (example,), str(path), input_names=["images"], output_names=["keypoints", "scores"],
-                          dynamic_axes=axes, opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            predictor,
+            (example,),
+            str(path),
+            input_names=["images"],
+            output_names=["keypoints", "scores"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
     proto = onnx.load(str(path))
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
@@ -84,7 +100,9 @@ def write_onnx(predictor: KeypointPredictor, example: torch.Tensor, path: Path, 
     onnx.save(proto, str(path))
 
 
-def write_torchscript(predictor: KeypointPredictor, example: torch.Tensor, path: Path, metadata: dict[str, str]) -> None:
+def write_torchscript(
+    predictor: KeypointPredictor, example: torch.Tensor, path: Path, metadata: dict[str, str]
+) -> None:
     """``torch.jit.trace`` of the predictor, saved with the metadata as extra files (``<key>``)."""
     with torch.no_grad():
         traced = torch.jit.trace(predictor, (example,), check_trace=False)

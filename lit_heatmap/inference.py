@@ -21,7 +21,14 @@ from torch import Tensor, nn
 
 from lit_heatmap.codecs import flip_output
 
-__all__ = ["KeypointPredictor", "flip_test_average", "OnnxPredictor", "model_metadata", "PIXEL_CONVENTION", "CROP_TO_ORIGINAL"]
+__all__ = [
+    "KeypointPredictor",
+    "flip_test_average",
+    "OnnxPredictor",
+    "model_metadata",
+    "PIXEL_CONVENTION",
+    "CROP_TO_ORIGINAL",
+]
 
 PIXEL_CONVENTION = (
     "pixel centres: the centre of pixel column j, row i is (x=j, y=i); an image of width W spans [-0.5, W-0.5]"
@@ -163,7 +170,9 @@ class OnnxPredictor:
     def __call__(self, images: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
         """``images (B, 3, H, W)`` uint8 -> ``keypoints (B, K, 2)``, ``scores (B, K)`` (torch, float32)."""
         arr = images.cpu().numpy() if isinstance(images, Tensor) else np.asarray(images)
-        keypoints, scores = self.session.run(["keypoints", "scores"], {"images": np.ascontiguousarray(arr, dtype=np.uint8)})
+        keypoints, scores = self.session.run(
+            ["keypoints", "scores"], {"images": np.ascontiguousarray(arr, dtype=np.uint8)}
+        )
         return torch.from_numpy(keypoints), torch.from_numpy(scores)
 
     def eval(self) -> OnnxPredictor:

@@ -61,7 +61,7 @@ class WarmupCosineLR(LRScheduler):
         self.eta_min = float(eta_min)
         self.time_budget = float(time_budget) if time_budget else None
         self.elapsed = 0.0
-        self.warmup_end = 0.0  # progress at which the warmup ended
+        self.warmup_end: float | None = None  # progress at the first step after the warmup
         self._last_tick: float | None = None
         super().__init__(optimizer, last_epoch)
 
@@ -80,12 +80,13 @@ class WarmupCosineLR(LRScheduler):
     def get_lr(self) -> list[float]:
         p = self.progress()
         if self._warming(p):
-            self.warmup_end = p
             if isinstance(self.warmup_steps, int):
                 f = (self.last_epoch + 1) / (self.warmup_steps + 1)
             else:
                 f = max(p / self.warmup_steps, 1e-3)
             return [base * f for base in self.base_lrs]
+        if self.warmup_end is None:
+            self.warmup_end = p  # the decay starts at the full learning rate
         q = min(max((p - self.warmup_end) / max(1.0 - self.warmup_end, 1e-12), 0.0), 1.0)
         cos = 0.5 * (1.0 + math.cos(math.pi * q))
         return [self.eta_min + (base - self.eta_min) * cos for base in self.base_lrs]

@@ -16,13 +16,11 @@ from .datamodule import KeypointDataModule, collate
 from .dlc import (
     DLCFrame,
     DLCLabels,
-    dlc_records,
     find_label_files,
     read_label_csv,
     read_labels,
-    split_records,
 )
-from .dlc_dataset import DLCProject
+from .dlc_dataset import DLCProject, dlc_records, split_records
 from .geometry import (
     apply_affine,
     bbox_to_center_size,

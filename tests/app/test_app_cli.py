@@ -184,7 +184,8 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     # the optimizer counted the steps before the kill too: its state was restored, not restarted
     adam_steps = {float(s["step"]) for s in final["optimizer_states"][0]["state"].values()}
     assert adam_steps == {float(2 * steps_per_epoch)}
-    assert final["lr_schedulers"][0]["last_epoch"] == 2  # cosine stepped once per epoch, 2 epochs
+    # warmup + cosine steps once per optimizer step: its count went on from the kill, not from 0
+    assert final["lr_schedulers"][0]["last_epoch"] == 2 * steps_per_epoch
     resumed_steps = [int(r["step"]) for r in _csv_rows(run2 / "csv" / "metrics.csv") if r.get("train/loss")]
     assert min(resumed_steps) >= s1
     # nothing of the killed run was lost

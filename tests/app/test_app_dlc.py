@@ -21,8 +21,13 @@ from tests.data.test_data_dlc_project import NAMES, single_project
 
 def dlc(root: Path) -> list[str]:
     """dataset=dlc on ``root``: 8 frames, val_fraction 0.25 -> 6 train frames (2 batches of 3), 2 val frames."""
-    return ["dataset=dlc", f"dataset.root={root}", "dataset.num_workers=0", "dataset.batch_size=3",
-            "dataset.val_fraction=0.25"]
+    return [
+        "dataset=dlc",
+        f"dataset.root={root}",
+        "dataset.num_workers=0",
+        "dataset.batch_size=3",
+        "dataset.val_fraction=0.25",
+    ]
 
 
 @pytest.fixture
@@ -56,8 +61,16 @@ def test_trainer_keys_override_without_plus(make_cfg, project: Path) -> None:
     # an explicit max_epochs still wins over the max_time default
     cfg = make_cfg([*dlc(project), "trainer.max_time=00:00:10:00", "trainer.max_epochs=7"], tiny=False)
     assert cfg.trainer.max_epochs == 7
-    cfg = make_cfg([*dlc(project), "trainer.max_steps=50", "trainer.val_check_interval=5",
-                    "trainer.accumulate_grad_batches=2", "trainer.gradient_clip_val=1.0"], tiny=False)
+    cfg = make_cfg(
+        [
+            *dlc(project),
+            "trainer.max_steps=50",
+            "trainer.val_check_interval=5",
+            "trainer.accumulate_grad_batches=2",
+            "trainer.gradient_clip_val=1.0",
+        ],
+        tiny=False,
+    )
     t = cfg.trainer
     assert (t.max_steps, t.val_check_interval, t.accumulate_grad_batches, t.gradient_clip_val) == (50, 5, 2, 1.0)
     assert t.max_epochs == 3 and t.max_time is None
@@ -82,8 +95,11 @@ def test_train_eval_predict_on_a_dlc_project(make_cfg, project: Path, tmp_path: 
     assert math.isfinite(epe) and epe >= 0 and 0.0 <= metrics["val/PCK@0.05"] <= 1.0
 
     # lit-heatmap-eval on the same val frames reproduces the training's validation
-    cfg = make_cfg([f"ckpt_path={best}", *dlc(project), "+trainer.enable_progress_bar=false"], config_name="eval",
-                   out=tmp_path / "eval")
+    cfg = make_cfg(
+        [f"ckpt_path={best}", *dlc(project), "+trainer.enable_progress_bar=false"],
+        config_name="eval",
+        out=tmp_path / "eval",
+    )
     ev = evaluate(cfg)
     assert ev["val/EPE"] == pytest.approx(epe, rel=1e-4, abs=1e-3)
     written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
@@ -94,8 +110,11 @@ def test_train_eval_predict_on_a_dlc_project(make_cfg, project: Path, tmp_path: 
     frames.mkdir()
     for name in ("img000.png", "img001.png"):
         shutil.copy(project / "labeled-data" / "vid1" / name, frames / name)
-    cfg = make_cfg([f"ckpt_path={best}", f"input={frames}", f"output={tmp_path / 'pred'}"], config_name="predict",
-                   out=tmp_path / "p")
+    cfg = make_cfg(
+        [f"ckpt_path={best}", f"input={frames}", f"output={tmp_path / 'pred'}"],
+        config_name="predict",
+        out=tmp_path / "p",
+    )
     results = predict(cfg)
     on_disk = json.loads((tmp_path / "pred" / "results.json").read_text())
     assert on_disk == json.loads(json.dumps(results))

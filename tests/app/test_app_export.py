@@ -63,8 +63,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def _export(ckpt: Path, out: Path, fmt: str, flip: bool, *extra: str) -> Path:
     try:
-        return export(compose_cfg("export", [f"ckpt_path={ckpt}", f"format={fmt}", f"output={out}",
-                                             f"flip_test={str(flip).lower()}", *extra], out.parent))
+        return export(
+            compose_cfg(
+                "export",
+                [f"ckpt_path={ckpt}", f"format={fmt}", f"output={out}", f"flip_test={str(flip).lower()}", *extra],
+                out.parent,
+            )
+        )
     finally:
         GlobalHydra.instance().clear()
 
@@ -74,13 +79,18 @@ def exported(run, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, b
     """The best checkpoint exported through ``export(cfg)`` (config ``export``, batch=dynamic) in both
     formats, without and with the flip test."""
     out = tmp_path_factory.mktemp("export")
-    return {(fmt, flip): _export(run["best"], out / f"{fmt}_{flip}.{ext}", fmt, flip)
-            for fmt, ext in FORMATS.items() for flip in (False, True)}
+    return {
+        (fmt, flip): _export(run["best"], out / f"{fmt}_{flip}.{ext}", fmt, flip)
+        for fmt, ext in FORMATS.items()
+        for flip in (False, True)
+    }
 
 
 def synthetic_crops(n: int) -> torch.Tensor:
     """``n`` uint8 (3, 64, 64) val crops of the synthetic stick figures."""
-    ds = Synthetic(num_samples=n, seed=3, split="val", transform=KeypointTransform(input_size=(SIZE, SIZE), padding=1.25))
+    ds = Synthetic(
+        num_samples=n, seed=3, split="val", transform=KeypointTransform(input_size=(SIZE, SIZE), padding=1.25)
+    )
     return torch.stack([ds[i]["image"] for i in range(n)])
 
 
@@ -94,7 +104,7 @@ def coco_crops(coco_root: Path, n: int) -> torch.Tensor:
             continue
         img = read_image(coco_root / "val2017" / files[ann["image_id"]])
         x, y, w, h = (int(round(v)) for v in ann["bbox"])
-        crops.append(cv2.resize(img[y:y + h, x:x + w], (SIZE, SIZE), interpolation=cv2.INTER_AREA))
+        crops.append(cv2.resize(img[y : y + h, x : x + w], (SIZE, SIZE), interpolation=cv2.INTER_AREA))
     assert len(crops) >= n
     return torch.from_numpy(np.stack(crops[:n])).permute(0, 3, 1, 2).contiguous()
 
@@ -201,13 +211,21 @@ def _synthetic_folder(folder: Path) -> Path:
 def test_predict_from_onnx_equals_predict_from_checkpoint(run, exported, source: str, tmp_path: Path, request) -> None:
     """lit-heatmap-predict model=<onnx> and ckpt_path=<ckpt> on the same folder: the two results.json,
     matched by file name, agree within 0.01 input px (scaled to original px) and 1e-4 score."""
-    folder = (_synthetic_folder(tmp_path / "images") if source == "synthetic"
-              else request.getfixturevalue("coco_root") / "val2017")
+    folder = (
+        _synthetic_folder(tmp_path / "images")
+        if source == "synthetic"
+        else request.getfixturevalue("coco_root") / "val2017"
+    )
     results = {}
     for name, model in (("ckpt", f"ckpt_path={run['best']}"), ("onnx", f"model={exported[('onnx', False)]}")):
         try:
-            predict(compose_cfg("predict", [model, f"input={folder}", f"output={tmp_path / name}", "batch_size=2"],
-                                tmp_path / f"p_{name}"))
+            predict(
+                compose_cfg(
+                    "predict",
+                    [model, f"input={folder}", f"output={tmp_path / name}", "batch_size=2"],
+                    tmp_path / f"p_{name}",
+                )
+            )
         finally:
             GlobalHydra.instance().clear()
         written = json.loads((tmp_path / name / "results.json").read_text())
@@ -232,10 +250,14 @@ def _legacy_checkpoint(ckpt: dict[str, Any], path: Path) -> Path:
     old = {
         "state_dict": {k: v for k, v in ckpt["state_dict"].items() if not k.startswith("pixel_")},
         "hyper_parameters": {
-            "backbone": part(hp["backbone"]), "head": part(hp["head"]),
-            "encoding": hydra.utils.instantiate(hp["encoding"]), "decoder": hydra.utils.instantiate(hp["decoder"]),
-            "loss": hydra.utils.instantiate(hp["loss"]), "optimizer": part(hp["optimizer"]),
-            "num_keypoints": len(hp["meta"]["keypoint_names"]), "flip_index": hp["meta"]["flip_index"],
+            "backbone": part(hp["backbone"]),
+            "head": part(hp["head"]),
+            "encoding": hydra.utils.instantiate(hp["encoding"]),
+            "decoder": hydra.utils.instantiate(hp["decoder"]),
+            "loss": hydra.utils.instantiate(hp["loss"]),
+            "optimizer": part(hp["optimizer"]),
+            "num_keypoints": len(hp["meta"]["keypoint_names"]),
+            "flip_index": hp["meta"]["flip_index"],
             "sigmas": hp["meta"]["sigmas"],
         },
         "dataset_meta": dict(hp["meta"]),
@@ -285,8 +307,17 @@ def test_export_rejects_unknown_format_and_batch(run, tmp_path: Path, override: 
     overrides = {"format": "onnx", "batch": "dynamic", key: value}
     with pytest.raises(ValueError, match=message):
         try:
-            export(compose_cfg("export", [f"ckpt_path={run['best']}", f"output={tmp_path / 'm'}",
-                                          *(f"{k}={v}" for k, v in overrides.items())], tmp_path))
+            export(
+                compose_cfg(
+                    "export",
+                    [
+                        f"ckpt_path={run['best']}",
+                        f"output={tmp_path / 'm'}",
+                        *(f"{k}={v}" for k, v in overrides.items()),
+                    ],
+                    tmp_path,
+                )
+            )
         finally:
             GlobalHydra.instance().clear()
     assert not (tmp_path / "m").exists()
@@ -298,9 +329,22 @@ def test_console_script_fixed_batch_torchscript(run, tmp_path: Path) -> None:
     """``lit-heatmap-export`` in a subprocess, format=torchscript batch=4 flip_test=true: the file runs
     at batch 4 and gives the eager flip-test keypoints; the check line is printed."""
     out = tmp_path / "fixed.pt"
-    res = subprocess.run([cli("lit-heatmap-export"), f"ckpt_path={run['best']}", "format=torchscript", "batch=4",
-                          "flip_test=true", f"output={out}", f"hydra.run.dir={tmp_path / 'run'}"],
-                         cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            cli("lit-heatmap-export"),
+            f"ckpt_path={run['best']}",
+            "format=torchscript",
+            "batch=4",
+            "flip_test=true",
+            f"output={out}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"lit-heatmap-export: {out} (torchscript, batch 4, flip_test True)" in res.stdout
     crops = synthetic_crops(4)

@@ -41,7 +41,7 @@ def test_default_run_reduced(make_cfg, tmp_path: Path, capsys) -> None:
     ckpt = torch.load(best, map_location="cpu", weights_only=True)  # plain data: no code is unpickled
     assert ckpt["epoch"] == per_epoch.index(max(per_epoch))
     meta = ckpt["hyper_parameters"]["meta"]
-    assert meta["name"] == "synthetic" and len(meta["skeleton"]) > 0 and meta["input_size"] == [64, 64]
+    assert meta["name"] == "synthetic" and len(meta["skeleton"]) > 0 and meta["input_size"] == [128, 128]
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     out = capsys.readouterr().out
     assert f"best checkpoint: {best}" in out and f"run directory:   {tmp_path}" in out

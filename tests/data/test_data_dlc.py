@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lit_heatmap.data.dlc import (
-    dlc_records,
-    find_label_files,
-    read_label_csv,
-    read_labels,
-    read_project_skeleton,
-    split_records,
-)
+from lit_heatmap.data.dlc import find_label_files, read_label_csv, read_labels, read_project_skeleton
+from lit_heatmap.data.dlc_dataset import dlc_records, split_records
 from lit_heatmap.data.validation import BadSampleError, BadSamples
 
 NAN = float("nan")

@@ -76,8 +76,16 @@ def label_csv(
 
 
 def config_yaml(root: Path, names: Sequence[str], skeleton: Sequence[Sequence[str]]) -> None:
-    lines = ["Task: openfield", "scorer: Alice", "multianimalproject: false", "bodyparts:", *[f"- {n}" for n in names],
-             "skeleton:", *[f"- - {a}\n  - {b}" for a, b in skeleton], "skeleton_color: black"]
+    lines = [
+        "Task: openfield",
+        "scorer: Alice",
+        "multianimalproject: false",
+        "bodyparts:",
+        *[f"- {n}" for n in names],
+        "skeleton:",
+        *[f"- - {a}\n  - {b}" for a, b in skeleton],
+        "skeleton_color: black",
+    ]
     (root / "config.yaml").write_text("\n".join(lines) + "\n")
 
 
@@ -93,8 +101,9 @@ def single_rows(n: int, video: str = "vid1") -> list[tuple[str, list[Cell]]]:
     return rows
 
 
-def single_project(root: Path, n: int = 8, w: int = 64, h: int = 48, index: int = 1,
-                   names: Sequence[str] = NAMES) -> Path:
+def single_project(
+    root: Path, n: int = 8, w: int = 64, h: int = 48, index: int = 1, names: Sequence[str] = NAMES
+) -> Path:
     """A single-animal DeepLabCut project: ``n`` frames of w x h in labeled-data/vid1, a config.yaml."""
     rows = single_rows(n)
     for rel, _ in rows:
@@ -144,8 +153,9 @@ def test_whole_640x480_frames_sample(tmp_path: Path) -> None:
     assert s["image"].shape == (3, 256, 320) and s["image"].dtype == torch.uint8
     # box 640x480 -> aspect-fixed to 640x512 around (320, 240); scale 0.5; x_in = 0.5 x - 0.5, y_in = 0.5 y + 7.5
     # frame 5: snout (15, 20), leftear (5, 6), rightear (7.25, 8), tailbase (40, 35)
-    np.testing.assert_allclose(s["keypoints"].numpy(), [[7.0, 17.5], [2.0, 10.5], [3.125, 11.5], [19.5, 25.0]],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        s["keypoints"].numpy(), [[7.0, 17.5], [2.0, 10.5], [3.125, 11.5], [19.5, 25.0]], atol=1e-5
+    )
     np.testing.assert_allclose(s["orig_keypoints"].numpy(), [[15, 20], [5, 6], [7.25, 8], [40, 35]])
     assert s["visibility"].tolist() == [1, 1, 1, 1] and not bool(s["flipped"])
     assert s["bbox"].tolist() == [0, 0, 640, 480] and int(s["image_id"]) == 5 and s["norm"].item() == 640
@@ -173,8 +183,12 @@ def test_lightning_pose_top_level_csv(tmp_path: Path) -> None:
     root = tmp_path / "ibl-paw"
     for i in range(3):
         frame(root / "labeled-data" / "sess1" / f"img{i:06d}.png", 64, 48)
-    label_csv(root / "CollectedData.csv", ["paw_l", "paw_r"],
-              [(f"labeled-data/sess1/img{i:06d}.png", [3 + i, 4, 50, 40 - i]) for i in range(3)], scorer="rick")
+    label_csv(
+        root / "CollectedData.csv",
+        ["paw_l", "paw_r"],
+        [(f"labeled-data/sess1/img{i:06d}.png", [3 + i, 4, 50, 40 - i]) for i in range(3)],
+        scorer="rick",
+    )
     with pytest.raises(FileNotFoundError, match="set dataset.csv=CollectedData.csv"):
         DLCProject(root)
     ds = DLCProject(root, csv="CollectedData.csv", split="all")
@@ -197,10 +211,17 @@ def multi_project(root: Path) -> Path:
     frame 1: mouse1 unlabelled; mouse2 snout (300, 200) tailbase (320, 260)."""
     for i in range(2):
         frame(root / "labeled-data" / "cage" / f"img{i:03d}.png", 640, 480)
-    label_csv(root / "labeled-data" / "cage" / "CollectedData_Bob.csv", ["snout", "tailbase"], [
-        ("labeled-data/cage/img000.png", [100, 100, 140, 120, 636, 476, None, None]),
-        ("labeled-data/cage/img001.png", ["NaN", "NaN", None, None, 300, 200, 320, 260]),
-    ], index=3, individuals=["mouse1", "mouse2"], scorer="Bob")
+    label_csv(
+        root / "labeled-data" / "cage" / "CollectedData_Bob.csv",
+        ["snout", "tailbase"],
+        [
+            ("labeled-data/cage/img000.png", [100, 100, 140, 120, 636, 476, None, None]),
+            ("labeled-data/cage/img001.png", ["NaN", "NaN", None, None, 300, 200, 320, 260]),
+        ],
+        index=3,
+        individuals=["mouse1", "mouse2"],
+        scorer="Bob",
+    )
     return root
 
 
@@ -209,8 +230,11 @@ def test_multi_animal_boxes_and_meta(tmp_path: Path) -> None:
     ds = DLCProject(root, split="all")
     csv = root / "labeled-data" / "cage" / "CollectedData_Bob.csv"
     assert len(ds) == 3 and [r.image_id for r in ds.records] == [0, 0, 1]
-    assert [r.where for r in ds.records] == [f"{csv}:5, individual mouse1", f"{csv}:5, individual mouse2",
-                                             f"{csv}:6, individual mouse2"]
+    assert [r.where for r in ds.records] == [
+        f"{csv}:5, individual mouse1",
+        f"{csv}:5, individual mouse2",
+        f"{csv}:6, individual mouse2",
+    ]
     # pad = max(0.1 * longer side of the extent + 4, 1), clipped to [0, 640] x [0, 480]
     # mouse1 frame 0: extent 40 x 20 -> pad 8 -> [92, 92] .. [148, 128]
     assert ds.records[0].bbox.tolist() == [92, 92, 56, 36] and ds.records[0].area == 56 * 36
@@ -272,8 +296,11 @@ def test_split_by_val_csv(tmp_path: Path) -> None:
     root = single_project(tmp_path / "p", n=6)
     for i in (6, 7):
         frame(root / "labeled-data" / "vid2" / f"img{i:03d}.png", 64, 48)
-    label_csv(root / "val_labels.csv", NAMES, [(f"labeled-data/vid2/img{i:03d}.png", [i, 1, 2, 3, 4, 5, 6, 7])
-                                               for i in (6, 7)])
+    label_csv(
+        root / "val_labels.csv",
+        NAMES,
+        [(f"labeled-data/vid2/img{i:03d}.png", [i, 1, 2, 3, 4, 5, 6, 7]) for i in (6, 7)],
+    )
     train = DLCProject(root, split="train", val_csv="val_labels.csv")
     val = DLCProject(root, split="val", val_csv="val_labels.csv")
     assert len(train) == 6 and len(val) == 2
@@ -354,12 +381,14 @@ def test_flipped_sample_is_the_mirrored_permuted_sample(tmp_path: Path) -> None:
     params = ds.transform.sample(rec.keypoints, rec.visibility, rec.bbox)
     img = ds.load_image(5)
     plain = ds.transform.apply(img, rec.keypoints, rec.visibility, params)
-    flipped = ds.transform.apply(img, rec.keypoints, rec.visibility, dataclasses.replace(params, flip=True),
-                                 ds.meta.flip_index)
+    flipped = ds.transform.apply(
+        img, rec.keypoints, rec.visibility, dataclasses.replace(params, flip=True), ds.meta.flip_index
+    )
     assert flipped["flipped"] and not plain["flipped"]
     # unflipped (see test_whole_640x480_frames_sample): [[7, 17.5], [2, 10.5], [3.125, 11.5], [19.5, 25]]
-    np.testing.assert_allclose(flipped["keypoints"].numpy(), [[312, 17.5], [315.875, 11.5], [317, 10.5], [299.5, 25]],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        flipped["keypoints"].numpy(), [[312, 17.5], [315.875, 11.5], [317, 10.5], [299.5, 25]], atol=1e-4
+    )
     np.testing.assert_allclose(flipped["orig_keypoints"].numpy(), [[15, 20], [7.25, 8], [5, 6], [40, 35]])
     np.testing.assert_array_equal(torch.flip(flipped["image"], [2]).numpy(), plain["image"].numpy())
 
@@ -440,8 +469,18 @@ def coco_json(root: Path, boxes: list[list[float]], w: int = 640, h: int = 480) 
         frame(root / f"f{i}.png", w, h)
         images.append({"id": i, "file_name": f"f{i}.png", "width": w, "height": h})
         kps = [x + bw / 2, y + 10, 2, x + bw / 2 + 10, y + 5, 2, x + bw / 2 - 10, y + 5, 1]
-        anns.append({"id": i, "image_id": i, "category_id": 1, "bbox": [x, y, bw, bh], "area": bw * bh,
-                     "iscrowd": 0, "num_keypoints": 3, "keypoints": kps})
+        anns.append(
+            {
+                "id": i,
+                "image_id": i,
+                "category_id": 1,
+                "bbox": [x, y, bw, bh],
+                "area": bw * bh,
+                "iscrowd": 0,
+                "num_keypoints": 3,
+                "keypoints": kps,
+            }
+        )
     cats = [{"id": 1, "name": "mouse", "keypoints": ["nose", "left_eye", "right_eye"], "skeleton": [[1, 2], [1, 3]]}]
     path = root / "ann.json"
     path.write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
