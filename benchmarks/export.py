@@ -142,8 +142,10 @@ def heatmap_difference(predictor, images: torch.Tensor, folder: Path, threads: i
     path = folder / "head.onnx"
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
+        # eval(): torch.onnx.export restores the wrapper's mode on every child afterwards, and a wrapper in
+        # training mode would leave the predictor's BatchNorms using batch statistics
         torch.onnx.export(
-            _HeadOutput(predictor),
+            _HeadOutput(predictor).eval(),
             (images[:2],),
             str(path),
             input_names=["images"],
@@ -157,6 +159,7 @@ def heatmap_difference(predictor, images: torch.Tensor, folder: Path, threads: i
     (got,) = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(
         None, {"images": images.numpy()}
     )
+    assert not predictor.training
     with torch.inference_mode():
         ref = predictor._output(images)
     return float((torch.as_tensor(got) - ref).abs().max() / ref.abs().max())

@@ -10,7 +10,7 @@ annotation format into checked records (``coco.py``, ``wflw.py``, ``dlc.py``, ``
 """
 
 from .base import KeypointDataset, Record
-from .coco import CocoKeypoints
+from .coco_dataset import CocoKeypoints
 from .coco_format import CocoFormat
 from .datamodule import KeypointDataModule, collate
 from .dlc import (

@@ -1,8 +1,9 @@
-"""Shared top-down dataset machinery: a list of instance records, an image reader and the crop.
+"""Datasets over instance records: :class:`Record`, :func:`crop_sample` and :class:`KeypointDataset`.
 
-Subclasses only parse their annotation format into :class:`Record` objects (running the cheap
-checks in :mod:`lit_heatmap.data.validation`); reading, cropping, augmenting and the sample dict
-live here so every dataset yields the same keys (the batch contract, docs/architecture.md).
+File datasets (COCO, WFLW, DeepLabCut, images with boxes) only turn their files into :class:`Record`
+objects (with the cheap checks of :mod:`lit_heatmap.data.validation`); :class:`KeypointDataset` reads,
+crops and augments them. :func:`crop_sample` is the one place a sample dict is made, so that every
+dataset, rendered ones included, yields the same keys (the batch contract, docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .meta import DatasetMeta
 from .pipeline import CropParams, KeypointTransform
 from .validation import BadSamples, OnBadSample
 
-__all__ = ["Record", "KeypointDataset"]
+__all__ = ["Record", "KeypointDataset", "crop_sample", "records_ground_truth"]
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Record:
     """One instance to crop.
 
     Attributes:
-        image_path: the image file.
+        image_path: the image file (for a rendered image: a name, e.g. ``synthetic/val/3``).
         bbox: ``(4,)`` x, y, w, h original pixels.
         keypoints: ``(K, 2)`` original pixels.
         visibility: ``(K,)`` 1 = labelled.
@@ -37,10 +38,12 @@ class Record:
         score: detector score (1 for ground-truth boxes).
         norm: normaliser for PCK/NME.
         where: location for error messages (``file:line`` / ``file, annotation id N``).
-        extra: additional per-sample tensors (e.g. WFLW ``attributes``).
+        extra: additional per-instance tensors (e.g. WFLW ``attributes``), passed on as they are.
+        keypoint_extra: additional ``(K, ...)`` per-keypoint tensors (e.g. Synthetic ``occluded``),
+            permuted with the keypoints when the sample is flipped.
     """
 
-    image_path: Path
+    image_path: Path | str
     bbox: np.ndarray
     keypoints: np.ndarray
     visibility: np.ndarray
@@ -50,6 +53,7 @@ class Record:
     norm: float = 1.0
     where: str = ""
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    keypoint_extra: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def records_ground_truth(records: list[Record]) -> dict[str, Any]:
@@ -69,6 +73,36 @@ def records_ground_truth(records: list[Record]) -> dict[str, Any]:
             }
         )
     return {"images": [{"id": i} for i in sorted({int(r.image_id) for r in records})], "annotations": anns}
+
+
+def crop_sample(
+    rec: Record,
+    image: np.ndarray,
+    meta: DatasetMeta,
+    transform: KeypointTransform,
+    params: CropParams | None = None,
+    image_scale: int = 1,
+) -> dict[str, Any]:
+    """The sample dict of instance ``rec`` cropped out of ``image`` ``(H, W, 3)`` uint8 (decoded at
+    ``1 / image_scale``) by ``transform`` with the crop ``params`` (drawn now when None): the batch
+    contract's keys, plus ``rec.extra`` and ``rec.keypoint_extra`` (flipped with the keypoints)."""
+    if params is None:
+        params = transform.sample(rec.keypoints, rec.visibility, rec.bbox, meta.flip_index, meta.upper_body_ids)
+    out = transform.apply(image, rec.keypoints, rec.visibility, params, meta.flip_index, image_scale)
+    flipped = out.pop("flipped")
+    out.update(
+        bbox=torch.as_tensor(rec.bbox, dtype=torch.float32),
+        area=torch.tensor(rec.area, dtype=torch.float32),
+        image_id=torch.tensor(rec.image_id, dtype=torch.long),
+        score=torch.tensor(rec.score, dtype=torch.float32),
+        norm=torch.tensor(rec.norm, dtype=torch.float32),
+        flipped=torch.tensor(flipped),
+        image_path=str(rec.image_path),
+    )
+    out.update(rec.extra)
+    for key, value in rec.keypoint_extra.items():
+        out[key] = value[meta.flip_index] if flipped else value
+    return out
 
 
 def bbox_norm(bbox: np.ndarray) -> float:
@@ -142,29 +176,8 @@ class KeypointDataset(Dataset):
         ``[x, y, v]*K``, ``bbox``, ``area``, ``iscrowd``), for ``KeypointAP``: one annotation per record."""
         return records_ground_truth(self.records)
 
-    #: ``Record.extra`` keys that hold one value per keypoint (permuted with the keypoints on flip)
-    per_keypoint_keys: tuple[str, ...] = ("occluded",)
-
     def sample_from(
         self, rec: Record, image: np.ndarray, params: CropParams | None = None, image_scale: int = 1
     ) -> dict[str, Any]:
-        """The sample dict of instance ``rec`` cropped out of ``image`` (H, W, 3) uint8
-        (decoded at ``1 / image_scale``) with the crop ``params`` (drawn now when None)."""
-        if params is None:
-            params = self.transform.sample(
-                rec.keypoints, rec.visibility, rec.bbox, self.meta.flip_index, self.meta.upper_body_ids
-            )
-        out = self.transform.apply(image, rec.keypoints, rec.visibility, params, self.meta.flip_index, image_scale)
-        flipped = out.pop("flipped")
-        out.update(
-            bbox=torch.as_tensor(rec.bbox, dtype=torch.float32),
-            area=torch.tensor(rec.area, dtype=torch.float32),
-            image_id=torch.tensor(rec.image_id, dtype=torch.long),
-            score=torch.tensor(rec.score, dtype=torch.float32),
-            norm=torch.tensor(rec.norm, dtype=torch.float32),
-            flipped=torch.tensor(flipped),
-            image_path=str(rec.image_path),
-        )
-        for key, value in rec.extra.items():
-            out[key] = value[self.meta.flip_index] if (flipped and key in self.per_keypoint_keys) else value
-        return out
+        """:func:`crop_sample` with this dataset's meta and transform."""
+        return crop_sample(rec, image, self.meta, self.transform, params, image_scale)

@@ -1,5 +1,6 @@
-"""COCO keypoint annotations: the JSON reader shared with CocoFormat, and `CocoKeypoints` (top-down
-COCO person keypoints with GT or detected boxes, HRNet/MMPose style).
+"""COCO keypoint files: the reader shared by :class:`CocoKeypoints` and :class:`CocoFormat`
+(:mod:`.coco_dataset`, :mod:`.coco_format`): meta from the category, checked :class:`Record` lists from
+the annotations or a detection file, and the ground truth of a split.
 
 Plain ``json`` dicts in the pycocotools layout (``images``, ``annotations``, ``categories``); no second
 COCO API. Every annotation is checked at setup (numbers, box, keypoints, image reference, file
@@ -18,21 +19,18 @@ import numpy as np
 
 from lit_heatmap.facts import COCO_KEYPOINT_NAMES, COCO_SIGMAS, COCO_UPPER_BODY
 
-from .base import KeypointDataset, Record, bbox_norm
+from .base import Record, bbox_norm
 from .geometry import is_whole_frame
 from .io import ImageReadError, image_size
 from .meta import DatasetMeta, resolve_flip_index
-from .pipeline import KeypointTransform, fit_transform
 from .validation import (
     BadSampleError,
     BadSamples,
-    OnBadSample,
     check_bbox,
     check_keypoints,
-    check_root,
 )
 
-__all__ = ["CocoKeypoints", "load_json", "coco_meta", "coco_records", "coco_ground_truth", "whole_frame_sizes"]
+__all__ = ["load_json", "coco_meta", "coco_records", "detection_records", "coco_ground_truth", "whole_frame_sizes"]
 
 log = logging.getLogger("lit_heatmap.data")
 
@@ -304,78 +302,3 @@ def coco_ground_truth(
             "%s: %d annotation(s) have no 'area'; OKS uses their box area (w * h), as training does", ann_file, no_area
         )
     return {"images": images, "annotations": anns}
-
-
-class CocoFileDataset(KeypointDataset):
-    """A dataset read from a COCO keypoint file (``ann_file``, ``category_id``): adds :meth:`targets`."""
-
-    ann_file: Path
-    category_id: int
-    image_ids: set[int] | None = None  # the images of this split (None: every image of the file)
-    _ground_truth: dict[str, Any] | None = None
-
-    def ground_truth(self) -> dict[str, Any]:
-        """Every image of this split of ``ann_file`` with all its annotations of the category (see
-        :func:`coco_ground_truth`); read from the file once, then cached."""
-        if self._ground_truth is None:
-            self._ground_truth = coco_ground_truth(
-                load_json(self.ann_file), self.ann_file, self.category_id, self.image_ids, self.bad.skipped
-            )
-        return self._ground_truth
-
-
-class CocoKeypoints(CocoFileDataset):
-    """Top-down COCO person keypoints.
-
-    Args:
-        root: COCO root holding ``annotations/`` and the image folders.
-        split: ``"train2017"``, ``"val2017"``...; picks the default ann file and image folder.
-        ann_file: overrides ``root/annotations/person_keypoints_{split}.json``.
-        img_dir: overrides ``root/{split}``.
-        det_file: detection results file; when given (and ``use_gt_bbox`` is False) the instances
-            are its boxes with ``score >= det_score_threshold`` (keypoints unknown: visibility 0).
-        det_score_threshold: minimum detector score.
-        use_gt_bbox: GT boxes (default: True unless det_file is given).
-        input_size: network input ``(w, h)`` (HRNet: 192 x 256).
-        transform: the crop + augmentation pipeline (``dataset.transform``, the HRNet/MMPose recipe in
-            ``conf/dataset/coco.yaml``); None: a deterministic crop of ``input_size``.
-        flip_pairs, sigmas: override what the category gives.
-        on_bad_sample: ``"raise"`` or ``"skip"``.
-    """
-
-    def __init__(
-        self,
-        root: str | Path,
-        split: str = "val2017",
-        ann_file: str | Path | None = None,
-        img_dir: str | Path | None = None,
-        det_file: str | Path | None = None,
-        det_score_threshold: float = 0.0,
-        use_gt_bbox: bool | None = None,
-        input_size: Sequence[int] = (192, 256),
-        transform: KeypointTransform | None = None,
-        flip_pairs: Sequence[Sequence[int]] | None = None,
-        sigmas: Sequence[float] | None = None,
-        on_bad_sample: OnBadSample = "raise",
-    ) -> None:
-        root_path = check_root(root, "CocoKeypoints", "coco (the folder with annotations/ and val2017/)")
-        ann = Path(ann_file) if ann_file else root_path / "annotations" / f"person_keypoints_{split}.json"
-        images = Path(img_dir) if img_dir else root_path / split
-        transform = fit_transform(transform, None, input_size)
-        data = load_json(ann)
-        meta, self.category_id = coco_meta(
-            data, ann, transform.input_size, None, flip_pairs, sigmas, "coco", transform.padding
-        )
-        bad = BadSamples(on_bad_sample, str(ann))
-        use_gt = (det_file is None) if use_gt_bbox is None else bool(use_gt_bbox)
-        if use_gt:
-            records = coco_records(data, ann, images, meta, self.category_id, bad)
-        else:
-            if det_file is None:
-                raise ValueError("CocoKeypoints: use_gt_bbox=False needs det_file=")
-            records = detection_records(
-                Path(det_file), data, ann, images, meta, det_score_threshold, bad, self.category_id
-            )
-        bad.summary()
-        self.ann_file, self.img_dir = ann, images
-        super().__init__(records, meta, transform, on_bad_sample, bad)

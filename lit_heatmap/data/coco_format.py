@@ -14,7 +14,8 @@ from typing import Literal
 
 import numpy as np
 
-from .coco import CocoFileDataset, coco_meta, coco_records, load_json, whole_frame_sizes
+from .coco import coco_meta, coco_records, load_json, whole_frame_sizes
+from .coco_dataset import CocoFileDataset
 from .pipeline import KeypointTransform, fit_transform
 from .validation import BadSamples, OnBadSample
 

@@ -18,8 +18,9 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
-from .base import KeypointDataset, Record
+from .base import Record, crop_sample, records_ground_truth
 from .meta import DatasetMeta, resolve_flip_index
 from .pipeline import KeypointTransform, fit_transform
 
@@ -215,7 +216,7 @@ def render_figure(
     return img, kps, occluded, bbox
 
 
-class Synthetic(KeypointDataset):
+class Synthetic(Dataset):
     """Procedural stick figures; sample ``i`` depends only on ``(seed, split, i)``.
 
     Args:
@@ -262,7 +263,7 @@ class Synthetic(KeypointDataset):
             padding=transform.padding,
             flip_note=flip.summary,
         )
-        super().__init__([], meta, transform)
+        self.meta, self.transform = meta, transform
         self.num_samples = int(num_samples)
         self.seed = int(seed)
         self.split = str(split)
@@ -284,7 +285,7 @@ class Synthetic(KeypointDataset):
             rng, self.image_size, self.occluder_prob, self.num_distractors, self.noise
         )
         rec = Record(
-            image_path=f"synthetic://{self.split}/{self.seed}/{index}",  # type: ignore[arg-type]
+            image_path=f"synthetic/{self.split}/{index}",
             bbox=bbox,
             keypoints=kps,
             visibility=np.ones(14),
@@ -292,10 +293,14 @@ class Synthetic(KeypointDataset):
             area=float(bbox[2] * bbox[3]),
             norm=float(max(bbox[2], bbox[3])),
             where=f"synthetic sample {index}",
-            extra={"occluded": torch.from_numpy(occluded)},
+            keypoint_extra={"occluded": torch.from_numpy(occluded)},
         )
         return img, rec
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         img, rec = self.render(int(index))
-        return self.sample_from(rec, img)
+        return crop_sample(rec, img, self.meta, self.transform)
+
+    def ground_truth(self) -> dict[str, Any]:
+        """The split's ground truth as a COCO-style dict (for ``KeypointAP``): every sample is rendered."""
+        return records_ground_truth([self.render(i)[1] for i in range(self.num_samples)])

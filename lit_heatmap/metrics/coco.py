@@ -25,7 +25,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
 from lit_heatmap.metrics.functional.coco import (
-    coco_keypoint_eval,
+    eval_packed,
     pack_detections,
     pack_targets,
 )
@@ -109,18 +109,7 @@ class KeypointAP(_DatasetSigmas, Metric):
                 RuntimeWarning,
                 stacklevel=2,
             )
-        res = coco_keypoint_eval(
-            det[:, -1],
-            det[:, -2],
-            det[:, : 2 * k].reshape(-1, k, 2),
-            gt[:, -1],
-            gt[:, : 3 * k].reshape(-1, k, 3),
-            gt[:, 3 * k + 4],
-            gt[:, 3 * k : 3 * k + 4],
-            gt[:, 3 * k + 5],
-            sigmas=self.sigmas,
-            max_dets=self.max_dets,
-        )
+        res = eval_packed(det, gt, k, self.sigmas, self.max_dets)
         return {key: res[key] for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")}
 
 

@@ -39,7 +39,7 @@ def test_collate_stacks_tensors_and_keeps_meta_keys() -> None:
     assert batch["keypoints"].shape == (3, 14, 2) and batch["affine"].shape == (3, 2, 3)
     assert batch["image_id"].tolist() == [0, 1, 2] and batch["image_id"].dtype == torch.long
     assert batch["occluded"].shape == (3, 14)
-    assert batch["image_path"] == ["synthetic://train/0/0", "synthetic://train/0/1", "synthetic://train/0/2"]
+    assert batch["image_path"] == ["synthetic/train/0", "synthetic/train/1", "synthetic/train/2"]
     mixed = collate([{"x": 1.5, "s": "a"}, {"x": 2.0, "s": "b"}])
     assert torch.equal(mixed["x"], torch.tensor([1.5, 2.0])) and mixed["s"] == ["a", "b"]
 

@@ -62,7 +62,7 @@ def test_affine_round_trip_and_figure_fills_crop() -> None:
 
 def test_occluders_hide_a_minority() -> None:
     ds = Synthetic(200, seed=0)
-    occ = torch.stack([ds.render(i)[1].extra["occluded"] for i in range(200)])
+    occ = torch.stack([ds.render(i)[1].keypoint_extra["occluded"] for i in range(200)])
     frac = occ.float().mean().item()
     assert 0.01 < frac < 0.10
     assert occ.any(1).float().mean() < 0.6
@@ -78,7 +78,7 @@ def test_occluded_joints_are_covered() -> None:
     sat_occ, sat_vis = [], []
     for i in range(200):
         img, rec = ds.render(i)
-        occ = rec.extra["occluded"].numpy()
+        occ = rec.keypoint_extra["occluded"].numpy()
         ij = np.round(rec.keypoints).astype(int)
         px = img[ij[:, 1], ij[:, 0]].astype(int)
         sat = px.max(1) - px.min(1)
@@ -103,3 +103,15 @@ def test_left_is_left_with_and_without_flip() -> None:
         assert s["flipped"]
         for left, right in pairs:
             assert s["keypoints"][left, 0] > s["keypoints"][right, 0]
+
+
+def test_ground_truth_is_the_rendered_instances() -> None:
+    """Synthetic renders its ground truth (for KeypointAP): one annotation per sample, labelled v=2."""
+    ds = Synthetic(3, split="val")
+    gt = ds.ground_truth()
+    assert [im["id"] for im in gt["images"]] == [0, 1, 2]
+    for n, ann in enumerate(gt["annotations"]):
+        _, rec = ds.render(n)
+        kps = np.asarray(ann["keypoints"]).reshape(14, 3)
+        assert ann["image_id"] == n and ann["bbox"] == rec.bbox.tolist() and ann["area"] == rec.area
+        assert np.array_equal(kps[:, :2], rec.keypoints) and (kps[:, 2] == 2).all()

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from lit_heatmap.metrics.functional.oks import EPS, as_sigmas, oks_matrix
+from lit_heatmap.metrics.functional.shared import group_rank
 
 #: pycocotools' thresholds, built with numpy's linspace so every float64 bit agrees.
 OKS_THRESHOLDS = torch.from_numpy(np.linspace(0.5, 0.95, 10))
@@ -38,18 +39,6 @@ AREA_RANGES: dict[str, tuple[float, float]] = {
     "large": (96.0**2, 1e5**2),
 }
 KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
-
-
-def _group_rank(sorted_group: Tensor) -> Tensor:
-    """Position of each element inside its run of equal values (input sorted by group)."""
-    n = sorted_group.numel()
-    idx = torch.arange(n, device=sorted_group.device)
-    if n == 0:
-        return idx
-    start = torch.ones(n, dtype=torch.bool, device=sorted_group.device)
-    start[1:] = sorted_group[1:] != sorted_group[:-1]
-    first = torch.cummax(torch.where(start, idx, torch.zeros_like(idx)), 0).values
-    return idx - first
 
 
 def _field(d: dict, key: str, where: str) -> Any:
@@ -172,12 +161,12 @@ def coco_keypoint_eval(
     o1 = torch.sort(-scores, stable=True).indices
     o2 = torch.sort(di[o1], stable=True).indices
     dord = o1[o2]
-    drank = _group_rank(di[dord])
+    drank = group_rank(di[dord])
     keep = drank < max_dets
     dord, drank = dord[keep], drank[keep]
     d_slot_img, d_slot = di[dord], drank
     gord = torch.sort(gi, stable=True).indices
-    grank = _group_rank(gi[gord])
+    grank = group_rank(gi[gord])
     g_max = int(grank.max()) + 1 if grank.numel() else 0
     g_max = max(g_max, 1)
 
@@ -278,6 +267,25 @@ def coco_keypoint_eval(
     return summarize(precision, recall)
 
 
+def eval_packed(
+    det: Tensor, gt: Tensor, k: int, sigmas: Sequence[float] | Tensor | None = None, max_dets: int = 20
+) -> dict[str, Tensor]:
+    """:func:`coco_keypoint_eval` of the packed rows of :func:`pack_detections` ``det (N, 2K+2)`` and
+    :func:`pack_targets` ``gt (M, 3K+7)``."""
+    return coco_keypoint_eval(
+        det[:, -1],
+        det[:, -2],
+        det[:, : 2 * k].reshape(-1, k, 2),
+        gt[:, -1],
+        gt[:, : 3 * k].reshape(-1, k, 3),
+        gt[:, 3 * k + 4],
+        gt[:, 3 * k : 3 * k + 4],
+        gt[:, 3 * k + 5],
+        sigmas=sigmas,
+        max_dets=max_dets,
+    )
+
+
 def summarize(precision: Tensor, recall: Tensor) -> dict[str, Tensor]:
     """The 10 numbers of ``COCOeval.summarize()`` for keypoints from ``precision (A, T, R)`` and
     ``recall (A, T)`` (area ranges all/medium/large; T index 0 = OKS .50, 5 = OKS .75)."""
@@ -318,15 +326,4 @@ def keypoint_ap(
     k = as_sigmas(sigmas).numel()
     det = pack_detections(preds, k)
     gt = pack_targets(targets, k)
-    return coco_keypoint_eval(
-        det[:, -1],
-        det[:, -2],
-        det[:, : 2 * k].reshape(-1, k, 2),
-        gt[:, -1],
-        gt[:, : 3 * k].reshape(-1, k, 3),
-        gt[:, 3 * k + 4],
-        gt[:, 3 * k : 3 * k + 4],
-        gt[:, 3 * k + 5],
-        sigmas=sigmas,
-        max_dets=max_dets,
-    )
+    return eval_packed(det, gt, k, sigmas, max_dets)

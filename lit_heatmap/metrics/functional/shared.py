@@ -65,3 +65,16 @@ def keypoint_distances(preds: Tensor, target: Tensor) -> Tensor:
     """``(B, K)`` float64 Euclidean distances; inf where a prediction is non-finite."""
     d = (preds.double() - target.double()).norm(dim=-1)
     return torch.where(torch.isfinite(d), d, torch.full_like(d, float("inf")))
+
+
+def group_rank(sorted_group: Tensor) -> Tensor:
+    """Position of each element inside its run of equal values (input sorted by group):
+    ``[3, 3, 5, 7, 7, 7]`` -> ``[0, 1, 0, 0, 1, 2]``."""
+    n = sorted_group.numel()
+    idx = torch.arange(n, device=sorted_group.device)
+    if n == 0:
+        return idx
+    start = torch.ones(n, dtype=torch.bool, device=sorted_group.device)
+    start[1:] = sorted_group[1:] != sorted_group[:-1]
+    first = torch.cummax(torch.where(start, idx, torch.zeros_like(idx)), 0).values
+    return idx - first

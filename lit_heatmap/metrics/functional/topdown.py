@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from lit_heatmap.metrics.functional.oks import EPS, as_sigmas
+from lit_heatmap.metrics.functional.shared import group_rank
 
 __all__ = ["keypoint_areas", "nms_oks", "oks_nms", "rescore", "topdown_results"]
 
@@ -106,18 +107,6 @@ def nms_oks(keypoints: Tensor, areas: Tensor, sigmas: Sequence[float] | Tensor |
             total.add_(e.neg_().exp_())
         out[b0:b1] = total.div_(k)
     return out.reshape(*lead, s, s)
-
-
-def _group_rank(sorted_group: Tensor) -> Tensor:
-    """Position of each element inside its run of equal values (input sorted by group)."""
-    n = sorted_group.numel()
-    idx = torch.arange(n, device=sorted_group.device)
-    if n == 0:
-        return idx
-    start = torch.ones(n, dtype=torch.bool, device=sorted_group.device)
-    start[1:] = sorted_group[1:] != sorted_group[:-1]
-    first = torch.cummax(torch.where(start, idx, torch.zeros_like(idx)), 0).values
-    return idx - first
 
 
 def _chunks(counts: Tensor, budget: int) -> list[tuple[int, int, int]]:
@@ -203,7 +192,7 @@ def oks_nms(
     # per-image slots in score order: stable ascending, reversed (= MMPose's argsort()[::-1])
     o1 = torch.sort(sc, stable=True).indices.flip(0)
     order = o1[torch.sort(img[o1], stable=True).indices]  # by image, then score descending
-    rank = _group_rank(img[order])
+    rank = group_rank(img[order])
     counts = torch.bincount(img, minlength=n_img)
     # process images by ascending instance count, in chunks of bounded images x slots^2
     by_count = torch.sort(counts, stable=True).indices
