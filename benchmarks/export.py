@@ -26,9 +26,9 @@ several times slower (call-by-call alternation measured eager batch 1 at ~1 s in
 machine is a shared 2-core VM, so absolute numbers drift from run to run by 10-30 %: compare latencies
 within one run, not across runs.  Also reported: file sizes (MB), the largest keypoint and score
 difference to eager PyTorch (input px) over 32 crops, how many keypoints differ by more than 0.01 px,
-and the largest difference of the ONNX head output (before decoding) relative to its peak.  Random
-weights give near-flat heatmaps, whose maximum float noise can move: those keypoints are the counted
-ones; the head output difference is the export's own error.
+and the largest difference of the ONNX head output (before decoding) relative to its peak.  The models
+are first trained for ``--train-steps`` steps on synthetic figures: random weights give near-flat
+heatmaps whose maximum float noise can move by pixels, which says nothing about the export.
 Goal: onnxruntime batch-1 latency <= eager batch-1 latency (same run).
 """
 
@@ -57,9 +57,10 @@ MODELS = {
 RUNTIMES = ("eager", "torchscript", "onnxruntime")
 
 
-def build_predictor(overrides: list[str]):  # noqa: ANN201
-    """``KeypointPredictor`` of the train config with ``overrides`` (random weights, seed 0) and the
-    synthetic data set's meta at its input size."""
+def build_predictor(overrides: list[str], train_steps: int = 0):  # noqa: ANN201
+    """``KeypointPredictor`` of the train config with ``overrides`` (seed 0) and the synthetic data set's
+    meta at its input size, trained for ``train_steps`` Adam steps of batch 8 on synthetic figures (0:
+    random weights), so that its heatmaps have real peaks."""
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
@@ -74,7 +75,10 @@ def build_predictor(overrides: list[str]):  # noqa: ANN201
     size = tuple(int(v) for v in cfg.dataset.input_size)
     data = Synthetic(num_samples=32, seed=0, split="val", transform=KeypointTransform(input_size=size, padding=1.25))
     torch.manual_seed(0)
-    model = utils.build_model(cfg, data.meta).eval()
+    model = utils.build_model(cfg, data.meta)
+    if train_steps > 0:
+        train_briefly(model, size, train_steps)
+    model.eval()
     images = torch.stack([data[i]["image"] for i in range(32)])
     choice = {o.split("=")[0]: o.split("=")[1] for o in overrides if o.split("=")[0] in ("backbone", "head")}
     names = (
@@ -82,6 +86,21 @@ def build_predictor(overrides: list[str]):  # noqa: ANN201
         f"{cfg.encoding._target_.split('.')[-1]} + {cfg.decoder._target_.split('.')[-1]}, {size[0]}x{size[1]}"
     )
     return KeypointPredictor(model, flip_test=False).eval(), images, names
+
+
+def train_briefly(model, size: tuple[int, int], steps: int, batch_size: int = 8) -> None:  # noqa: ANN001
+    """``steps`` Adam (lr 1e-3) steps of ``model.training_step`` on synthetic training figures."""
+    from lit_heatmap.data import KeypointTransform, Synthetic, collate
+
+    data = Synthetic(num_samples=steps * batch_size, seed=1, transform=KeypointTransform(size, train=True))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for step in range(steps):
+        batch = collate([data[step * batch_size + i] for i in range(batch_size)])
+        loss = model.training_step(batch, step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
 
 
 def export_files(predictor, folder: Path) -> dict[str, Path]:  # noqa: ANN001
@@ -190,7 +209,7 @@ def time_runtimes(fns: dict[str, Callable], x: torch.Tensor, rounds: int, calls:
 
 
 def bench_model(name: str, overrides: list[str], args: argparse.Namespace) -> dict:
-    predictor, images, title = build_predictor(overrides)
+    predictor, images, title = build_predictor(overrides, args.train_steps)
     with tempfile.TemporaryDirectory() as tmp:
         files = export_files(predictor, Path(tmp))
         sizes = {fmt: path.stat().st_size / 2**20 for fmt, path in files.items()}
@@ -226,11 +245,16 @@ def bench_model(name: str, overrides: list[str], args: argparse.Namespace) -> di
     }
 
 
+def weights(settings: dict) -> str:
+    steps = settings.get("train_steps", 0)
+    return f"weights after {steps} training steps on synthetic figures" if steps else "random weights"
+
+
 def print_table(result: dict) -> None:
     s = result["settings"]
     print(
         f"Per-image latency in ms: best of {s['rounds']} rounds of alternating runtime blocks (median in brackets); "
-        f"torch {s['torch']}, onnxruntime {s['onnxruntime']}, {s['threads']} threads, random weights, flip test off. "
+        f"torch {s['torch']}, onnxruntime {s['onnxruntime']}, {s['threads']} threads, {weights(s)}, flip test off. "
         "Compare within one run only."
     )
     head = (
@@ -258,9 +282,8 @@ def print_table(result: dict) -> None:
                 f"{lat['32'][rt]['best_ms']:.2f} ({lat['32'][rt]['median_ms']:.2f}) | {diffs}{hm} |"
             )
     print(
-        "(differences over 32 synthetic crops. With random weights the heatmaps are near-flat (peak ~1e-3), so "
-        "float noise of ~1e-6 can move a maximum: the kp > 0.01 px keypoints; the head output column is the "
-        "export's own error.)"
+        "(differences over 32 synthetic crops; the head output column is the export's own error before decoding. "
+        "Random weights give near-flat heatmaps whose maximum float noise can move by pixels.)"
     )
     for r in result["rows"]:
         lat = r["latency_ms_per_image"]["1"]
@@ -281,6 +304,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     p.add_argument("--warmup", type=int, default=2, help="untimed calls per runtime and batch size first")
     p.add_argument("--quick", action="store_true", help="--rounds 2 --calls 1")
+    p.add_argument(
+        "--train-steps", type=int, default=40, help="Adam steps on synthetic figures before export (0: random weights)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
     p.add_argument("--table", metavar="JSON", help="print the table of a result saved with --json, run nothing")
     args = p.parse_args(argv)
@@ -295,11 +321,9 @@ def main(argv: list[str] | None = None) -> dict:
     import onnxruntime
 
     rows = [bench_model(name, MODELS[name], args) for name in args.models]
-    result = {
-        "settings": {"threads": args.threads, "rounds": args.rounds, "calls": args.calls, "warmup": args.warmup,
-                     "torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
-        "rows": rows,
-    }  # fmt: skip
+    settings = {"threads": args.threads, "rounds": args.rounds, "calls": args.calls, "warmup": args.warmup}
+    settings.update(train_steps=args.train_steps, torch=torch.__version__, onnxruntime=onnxruntime.__version__)
+    result = {"settings": settings, "rows": rows}
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -35,7 +35,8 @@ PIXEL_CONVENTION = (
 )
 CROP_TO_ORIGINAL = (
     "keypoints are in input pixels of the crop. A crop of box [x, y, w, h] (original pixels): widen w or h to the "
-    "input's aspect ratio W_in/H_in, multiply both by the padding (1.0 for a whole image, 1.25 for a detected box) "
+    "input's aspect ratio W_in/H_in, multiply both by the padding (1.0 for a whole image; for a box, the "
+    "'padding' entry: what the model was trained with) "
     "to get (sw, sh), centre c = (x + w/2, y + h/2); warp that region onto the W_in x H_in input. Back to original "
     "pixels: X = c_x + (u - (W_in - 1)/2) * sw / W_in, Y = c_y + (v - (H_in - 1)/2) * sh / H_in."
 )
@@ -107,6 +108,7 @@ def model_metadata(predictor: KeypointPredictor) -> dict[str, str]:
         "category_id": json.dumps(int(meta.get("category_id", 1))),
         "dataset": str(meta.get("name", "")),
         "input_size": json.dumps(list(predictor.input_size)),
+        "padding": json.dumps(float(meta.get("padding", 1.25))),
         "mean": json.dumps(predictor.pixel_mean.reshape(-1).tolist()),
         "std": json.dumps(predictor.pixel_std.reshape(-1).tolist()),
         "pixel_convention": PIXEL_CONVENTION,
@@ -127,6 +129,7 @@ def _meta_from_metadata(props: Mapping[str, str]) -> dict[str, Any]:
         "sigmas": json.loads(props.get("sigmas", "[]")),
         "category_id": json.loads(props.get("category_id", "1")),
         "input_size": json.loads(props["input_size"]),
+        "padding": json.loads(props.get("padding", "1.25")),
     }
 
 

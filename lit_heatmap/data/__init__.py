@@ -42,7 +42,7 @@ from .meta import (
 from .pipeline import CropParams, KeypointTransform, fit_transform
 from .synthetic import Synthetic
 from .validation import BadSampleError
-from .wflw import WFLW
+from .wflw_dataset import WFLW
 
 __all__ = [
     "BadSampleError",
