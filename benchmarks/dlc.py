@@ -9,7 +9,7 @@ original pixels. Goal: our RMSE <= 0.5 x the plain script's, and < 3 % of keypoi
     python benchmarks/dlc.py --kind mirror --minutes 3 --skip-ours    # the plain script only
     python benchmarks/dlc.py --project P --heldout P_heldout --json   # a project of your own
     python benchmarks/dlc.py --self-check                             # the scoring, on fake results
-    python benchmarks/dlc.py --kind openfield --minutes 10 --dlc3     # also DeepLabCut 3 (separate venv)
+    python benchmarks/dlc.py --kind openfield --minutes 10 --dlc3 --dlc3-python VENV/bin/python  # + DLC 3
 
 Without ``--project`` the stand-in of benchmarks/lab_standins.py is written to ``WORK/project`` (and
 ``WORK/project_heldout``). The held-out folder holds ``frames/`` and ``ground_truth.json``
@@ -668,7 +668,11 @@ def main() -> None:
     ap.add_argument("--ours-results", type=Path, default=None, help="score this results.json as ours (no training)")
     ap.add_argument("--plain-predictions", type=Path, default=None, help="score this predictions.json as plain")
     ap.add_argument("--dlc3", action="store_true", help="also DeepLabCut 3 (PyTorch engine) from --dlc3-python")
-    ap.add_argument("--dlc3-python", default="/work/dlc3venv/bin/python")
+    ap.add_argument(
+        "--dlc3-python",
+        default=os.environ.get("DLC3_PYTHON"),
+        help="python of a venv with deeplabcut>=3 installed (default: $DLC3_PYTHON)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     ap.add_argument("--self-check", action="store_true", help="check the scoring on fake results and exit")
     ap.add_argument("--dlc3-worker", action="store_true", help=argparse.SUPPRESS)
@@ -736,6 +740,8 @@ def main() -> None:
         else:
             sides["plain"] = run_plain(project, frames, work, args.minutes, shlex.split(args.plain_args))
     if args.dlc3:
+        if not args.dlc3_python:
+            raise SystemExit("--dlc3 needs --dlc3-python (or $DLC3_PYTHON): the python of a venv with deeplabcut>=3")
         sides["dlc3"] = run_dlc3(args.dlc3_python, project, frames, work, args.minutes)
     for r in sides.values():
         if "predictions" in r:

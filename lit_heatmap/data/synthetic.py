@@ -20,28 +20,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from lit_heatmap.facts import COCO_KEYPOINT_NAMES
+
 from .base import Record, crop_sample, records_ground_truth
 from .meta import DatasetMeta, resolve_flip_index
 from .pipeline import KeypointTransform, fit_transform
 
 __all__ = ["Synthetic", "SYNTHETIC_KEYPOINT_NAMES", "render_figure"]
 
-SYNTHETIC_KEYPOINT_NAMES: list[str] = [
-    "head",
-    "neck",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-]
+SYNTHETIC_KEYPOINT_NAMES: list[str] = ["head", "neck", *COCO_KEYPOINT_NAMES[5:]]  # COCO's body from the shoulders down
 SYNTHETIC_SKELETON: list[tuple[int, int]] = [
     (0, 1),
     (1, 2),
