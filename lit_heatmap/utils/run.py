@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from lightning.pytorch.loggers import Logger
@@ -60,7 +59,3 @@ def close_loggers() -> None:
         return
     if wandb.run is not None:
         wandb.finish()
-
-
-def is_finite(v: float | None) -> bool:
-    return v is not None and math.isfinite(v)
