@@ -172,6 +172,7 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     s1 = killed["global_step"]
     steps_per_epoch = 200 // 8
     assert 8 <= s1 < 2 * steps_per_epoch and s1 % 4 == 0
+    assert killed["lr_schedulers"][0]["last_epoch"] == s1  # the schedule stepped with every optimizer step
     logged_before = [int(r["step"]) for r in _csv_rows(run1 / "csv" / "metrics.csv") if r.get("train/loss")]
     assert logged_before and max(logged_before) >= s1 - 1  # the logs up to the kill were flushed
 
