@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import cv2
@@ -148,8 +149,12 @@ def test_wandb_offline_run_files(make_cfg, tmp_path: Path) -> None:
     assert len(runs) == 1
     files = runs[0] / "files"
     (log,) = runs[0].glob("run-*.wandb")
-    # offline, the config and the history live in the run's log (synced later by `wandb sync`)
-    data = log.read_bytes()
+    # offline, the config and the history live in the run's log (synced later by `wandb sync`); wandb's
+    # service process may still be writing it when finish() returns on a busy machine: wait for it
+    deadline, data = time.monotonic() + 60, b""
+    while time.monotonic() < deadline and not (b"val/heatmaps" in data and b"MultiScaleHeatmapHead" in data):
+        time.sleep(0.5)
+        data = log.read_bytes()
     assert b"regnetx_002" in data and b"lit_heatmap.models.MultiScaleHeatmapHead" in data  # resolved config
     assert b"val/PCK@0.05" in data and b"val/overlays" in data and b"val/heatmaps" in data
     images = sorted(p.relative_to(files).as_posix() for p in (files / "media" / "images").rglob("*.png"))
