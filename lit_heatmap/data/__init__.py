@@ -39,7 +39,7 @@ from .meta import (
     resolve_flip_index,
     sided_names,
 )
-from .pipeline import CropParams, KeypointTransform, fit_transform
+from .pipeline import CropParams, KeypointTransform, with_default_sizes
 from .synthetic import Synthetic
 from .validation import BadSampleError
 from .wflw_dataset import WFLW
@@ -69,7 +69,6 @@ __all__ = [
     "crop_matrix",
     "dlc_records",
     "find_label_files",
-    "fit_transform",
     "flip_index_from_names",
     "flip_index_from_pairs",
     "image_ids",
@@ -84,4 +83,5 @@ __all__ = [
     "sided_names",
     "split_records",
     "whole_frame_input_size",
+    "with_default_sizes",
 ]

@@ -8,6 +8,8 @@ dataset, rendered ones included, yields the same keys (the batch contract, docs/
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from torch.utils.data import Dataset
 from .io import ImageReadError, read_image
 from .meta import DatasetMeta
 from .pipeline import CropParams, KeypointTransform
+from .splits import relative_path
 from .validation import BadSamples, OnBadSample
 
 __all__ = ["Record", "KeypointDataset", "crop_sample", "records_ground_truth"]
@@ -135,6 +138,37 @@ class KeypointDataset(Dataset):
         self.bad = bad if bad is not None else BadSamples(on_bad_sample, meta.name)
         self.on_bad_sample = on_bad_sample
         self._bad_indices: set[int] = set()
+        self.files_root: Path | None = None  # image_files() are relative to it (the project root, img_dir)
+
+    def image_files(self) -> list[str]:
+        """The sorted image files of this split, relative to ``files_root`` (``/`` separators)."""
+        return sorted({relative_path(r.image_path, self.files_root) for r in self.records})
+
+    def reorder_keypoints(self, names: Sequence[str]) -> None:
+        """Put the keypoints in the order of ``names`` (the same set as ``meta.keypoint_names``): every
+        record's keypoints, visibility and per-keypoint extras, and the meta's names, sigmas, flip pairs
+        and skeleton, so that channel ``k`` is ``names[k]`` (e.g. a checkpoint's order).
+
+        Raises:
+            ValueError: ``names`` is not a permutation of this dataset's keypoint names.
+        """
+        old = list(self.meta.keypoint_names)
+        if sorted(names) != sorted(old) or len(set(old)) != len(old):
+            raise ValueError(f"{self.meta.name}: keypoint names {list(names)} are not a reordering of {old}")
+        perm = [old.index(n) for n in names]  # new k <- old perm[k]
+        inv = {o: k for k, o in enumerate(perm)}
+        for rec in self.records:
+            rec.keypoints, rec.visibility = rec.keypoints[perm], rec.visibility[perm]
+            rec.keypoint_extra = {k: v[perm] for k, v in rec.keypoint_extra.items()}
+        m = self.meta
+        self.meta = dataclasses.replace(
+            m,
+            keypoint_names=list(names),
+            sigmas=[m.sigmas[o] for o in perm],
+            flip_index=None if m.flip_index is None else [inv[m.flip_index[o]] for o in perm],
+            skeleton=[(inv[i], inv[j]) for i, j in m.skeleton],
+            upper_body_ids=sorted(inv[i] for i in m.upper_body_ids),
+        )
 
     @property
     def num_skipped(self) -> int:

@@ -22,7 +22,7 @@ from lit_heatmap.facts import COCO_KEYPOINT_NAMES, COCO_SIGMAS, COCO_UPPER_BODY
 from .base import Record, bbox_norm
 from .geometry import is_whole_frame
 from .io import ImageReadError, image_size
-from .meta import DatasetMeta, resolve_flip_index
+from .meta import DatasetMeta, keypoint_sigmas, resolve_flip_index
 from .validation import (
     BadSampleError,
     BadSamples,
@@ -85,9 +85,7 @@ def coco_meta(
     except ValueError as err:
         raise ValueError(f"{ann_file}, category {cat['id']}: {err}") from err
     if sigmas is not None:
-        sig = [float(s) for s in sigmas]
-        if len(sig) != k:
-            raise ValueError(f"sigmas has {len(sig)} entries but category {cat['id']} of {ann_file} has {k} keypoints")
+        sig = keypoint_sigmas(sigmas, k, f"keypoints (category {cat['id']} of {ann_file})")
     elif tuple(names) == COCO_KEYPOINT_NAMES:
         sig = list(COCO_SIGMAS)
     else:
@@ -143,12 +141,17 @@ def coco_records(
     category_id: int,
     bad: BadSamples,
     image_ids: set[int] | None = None,
+    check_images: bool = False,
 ) -> list[Record]:
     """Ground-truth instances: non-crowd annotations of the category with at least one labelled
-    keypoint (``num_keypoints > 0``), each checked; problems go to ``bad`` with the annotation id."""
+    keypoint (``num_keypoints > 0``), each checked; problems go to ``bad`` with the annotation id.
+    ``check_images``: also read each image's size from its header, and report an image whose size
+    differs from the JSON's ``width``/``height``, and labelled keypoints or a box outside the image
+    (pixel centres at integers: ``[-0.5, W - 0.5]``)."""
     k = meta.num_keypoints
     images = _images(data, ann_file, img_dir)
     exists: dict[Path, bool] = {}
+    sizes: dict[Path, tuple[int, int] | str] = {}
     records, no_kps, crowd = [], 0, 0
     for n, ann in enumerate(data["annotations"]):
         if ann.get("category_id", category_id) != category_id:
@@ -194,6 +197,9 @@ def coco_records(
             bad.report(f"{where}: image file {path} not found", annotation_id=ann_id)
             continue
         bbox = np.asarray(ann["bbox"], dtype=np.float64)
+        if check_images and (msg := _outside(img, path, kps, vis, bbox, where, sizes)) is not None:
+            bad.report(msg, annotation_id=ann_id)
+            continue
         records.append(
             Record(
                 image_path=path,
@@ -214,6 +220,40 @@ def coco_records(
             f"{no_kps} with zero labelled keypoints, {bad.count} bad)"
         )
     return records
+
+
+def _outside(
+    img: dict[str, Any],
+    path: Path,
+    kps: np.ndarray,
+    vis: np.ndarray,
+    bbox: np.ndarray,
+    where: str,
+    sizes: dict[Path, tuple[int, int] | str],
+) -> str | None:
+    """The problem of an annotation against its image's real size (read once per image), or None."""
+    if path not in sizes:
+        try:
+            w, h = image_size(path)
+        except ImageReadError:
+            sizes[path] = ""  # unreadable: reported when loading it decodes it, as for every dataset
+        else:
+            jw, jh = img.get("width"), img.get("height")
+            sizes[path] = (w, h)
+            if jw and jh and (int(jw), int(jh)) != (w, h):
+                sizes[path] = f"the JSON says image id {img['id']} is {jw}x{jh} but {path} is {w}x{h}"
+    size = sizes[path]
+    if isinstance(size, str):
+        return f"{where}: {size}" if size else None
+    w, h = size
+    out = (vis > 0) & ((kps < -0.5).any(1) | (kps[:, 0] > w - 0.5) | (kps[:, 1] > h - 0.5))
+    if out.any():
+        k = int(np.flatnonzero(out)[0])
+        return f"{where}: keypoint {k} at {kps[k].tolist()} lies outside the {w}x{h} image {path}"
+    x, y, bw, bh = bbox.tolist()
+    if x >= w - 0.5 or y >= h - 0.5 or x + bw <= -0.5 or y + bh <= -0.5:
+        return f"{where}: bbox {bbox.tolist()} lies outside the {w}x{h} image {path}"
+    return None
 
 
 def detection_records(

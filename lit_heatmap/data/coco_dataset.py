@@ -11,14 +11,14 @@ from typing import Any
 
 from .base import KeypointDataset
 from .coco import coco_ground_truth, coco_meta, coco_records, detection_records, load_json
-from .pipeline import KeypointTransform, fit_transform
+from .pipeline import KeypointTransform, with_default_sizes
 from .validation import BadSamples, OnBadSample, check_root
 
 __all__ = ["CocoFileDataset", "CocoKeypoints"]
 
 
 class CocoFileDataset(KeypointDataset):
-    """A dataset read from a COCO keypoint file (``ann_file``, ``category_id``): adds :meth:`targets`."""
+    """A dataset read from a COCO keypoint file (``ann_file``, ``category_id``), with its :meth:`ground_truth`."""
 
     ann_file: Path
     category_id: int
@@ -72,7 +72,7 @@ class CocoKeypoints(CocoFileDataset):
         root_path = check_root(root, "CocoKeypoints", "coco (the folder with annotations/ and val2017/)")
         ann = Path(ann_file) if ann_file else root_path / "annotations" / f"person_keypoints_{split}.json"
         images = Path(img_dir) if img_dir else root_path / split
-        transform = fit_transform(transform, None, input_size)
+        transform = with_default_sizes(transform, None, input_size)
         data = load_json(ann)
         meta, self.category_id = coco_meta(
             data, ann, transform.input_size, None, flip_pairs, sigmas, "coco", transform.padding

@@ -2,7 +2,8 @@
 
 Names and skeleton come from the keypoint category; flip pairs from the config or derived from
 left/right names; sigmas from the config or a uniform default. One file can be split into train
-and val by a fraction of its images (deterministic by ``split_seed``).
+and val by a fraction of its images: an image is val when the hash of its ``file_name`` and
+``split_seed`` falls below the fraction, so adding images to the file never moves the others.
 """
 
 from __future__ import annotations
@@ -12,27 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from .coco import coco_meta, coco_records, load_json, whole_frame_sizes
 from .coco_dataset import CocoFileDataset
-from .pipeline import KeypointTransform, fit_transform
+from .pipeline import KeypointTransform, with_default_sizes
+from .splits import split_image_ids
 from .validation import BadSamples, OnBadSample
 
-__all__ = ["CocoFormat", "split_image_ids"]
-
-
-def split_image_ids(image_ids: Sequence[int], val_fraction: float, seed: int = 0) -> tuple[set[int], set[int]]:
-    """Deterministic train/val split of image ids: ``round(n * val_fraction)`` (at least 1) go to val."""
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    ids = np.array(sorted(int(i) for i in image_ids))
-    if len(ids) < 2:
-        raise ValueError(f"cannot split {len(ids)} image(s) into train and val")
-    perm = np.random.default_rng(seed).permutation(len(ids))
-    n_val = min(max(1, int(round(len(ids) * val_fraction))), len(ids) - 1)
-    val = set(ids[perm[:n_val]].tolist())
-    return set(ids.tolist()) - val, val
+__all__ = ["CocoFormat"]
 
 
 class CocoFormat(CocoFileDataset):
@@ -108,12 +95,13 @@ class CocoFormat(CocoFileDataset):
         meta, self.category_id = coco_meta(data, ann, (1, 1), category_id, flip_pairs, sigmas, name)
         keep = None
         if split != "all" and fraction > 0:
-            train_ids, val_ids = split_image_ids([int(i["id"]) for i in data["images"]], fraction, split_seed)
+            train_ids, val_ids = split_image_ids(data["images"], fraction, split_seed)
             keep = val_ids if split == "val" else train_ids
         bad = BadSamples(on_bad_sample, str(ann))
-        records = coco_records(data, ann, images, meta, self.category_id, bad, keep)
+        records = coco_records(data, ann, images, meta, self.category_id, bad, keep, check_images=True)
         bad.summary()
-        transform = fit_transform(transform, whole_frame_sizes(data, records), input_size)
+        transform = with_default_sizes(transform, whole_frame_sizes(data, records), input_size)
         meta = dataclasses.replace(meta, input_size=transform.input_size, padding=transform.padding)
         self.ann_file, self.img_dir, self.split, self.image_ids = ann, images, split, keep
         super().__init__(records, meta, transform, on_bad_sample, bad)
+        self.files_root = images

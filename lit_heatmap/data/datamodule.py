@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,9 +12,23 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from .meta import DatasetMeta
 
-__all__ = ["KeypointDataModule", "collate"]
+__all__ = ["KeypointDataModule", "collate", "default_num_workers", "MAX_DEFAULT_WORKERS"]
 
 DatasetLike = Dataset | Callable[[], Dataset]
+
+# the default worker count stops here: more processes than this rarely feed one GPU faster
+MAX_DEFAULT_WORKERS = 16
+
+
+def default_num_workers(cap: int = MAX_DEFAULT_WORKERS) -> int:
+    """DataLoader workers by default: the CPUs this process may run on (its affinity mask, which
+    honours ``taskset``, cgroups cpusets and SLURM's ``--cpus-per-task``), at most ``cap``.
+    Every dataset config uses it through ``num_workers: null`` (``dataset.num_workers=N`` overrides)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows: no affinity mask
+        cpus = os.cpu_count() or 1
+    return max(1, min(int(cap), cpus))
 
 
 def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -57,9 +72,10 @@ class KeypointDataModule(L.LightningDataModule):
         test: same, for test; defaults to ``val`` when None.
         batch_size: training batch size.
         val_batch_size: eval batch size (defaults to ``batch_size``).
-        num_workers: DataLoader workers.
-        pin_memory: pin host memory (for GPU training).
-        persistent_workers: keep workers alive between epochs (only when num_workers > 0).
+        num_workers: DataLoader workers; None: :func:`default_num_workers` (the CPUs available, at most 16).
+        pin_memory: pin host memory; None: when the Trainer's device is a GPU (faster, asynchronous copies).
+        persistent_workers: keep workers alive between epochs (only when num_workers > 0), so short
+            epochs of a small dataset do not restart every worker (and re-import torch) each epoch.
         drop_last: drop the last incomplete training batch.
         shuffle: shuffle the training set.
 
@@ -73,9 +89,9 @@ class KeypointDataModule(L.LightningDataModule):
         test: DatasetLike | None = None,
         batch_size: int = 32,
         val_batch_size: int | None = None,
-        num_workers: int = 2,
-        pin_memory: bool = False,
-        persistent_workers: bool = False,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
         drop_last: bool = True,
         shuffle: bool = True,
     ) -> None:
@@ -88,8 +104,10 @@ class KeypointDataModule(L.LightningDataModule):
         self._datasets: dict[str, Dataset | None] = {}
         self.batch_size = int(batch_size)
         self.val_batch_size = int(val_batch_size or batch_size)
-        self.num_workers = int(num_workers)
-        self.pin_memory = bool(pin_memory)
+        self.num_workers = default_num_workers() if num_workers is None else int(num_workers)
+        if self.num_workers < 0:
+            raise ValueError(f"dataset.num_workers must be >= 0 (or null for the default), got {num_workers}")
+        self.pin_memory = None if pin_memory is None else bool(pin_memory)
         self.persistent_workers = bool(persistent_workers) and self.num_workers > 0
         self.drop_last = bool(drop_last)
         self.shuffle = bool(shuffle)
@@ -180,10 +198,19 @@ class KeypointDataModule(L.LightningDataModule):
             shuffle=self.shuffle and train,
             drop_last=self.drop_last and train and len(ds) >= self.batch_size,  # type: ignore[arg-type]
             num_workers=self.num_workers,
-            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            pin_memory=self._pin(),
             persistent_workers=self.persistent_workers,
             collate_fn=collate,
         )
+
+    def _pin(self) -> bool:
+        """Pinned host memory: as set, else when the attached Trainer trains on a GPU (never without CUDA)."""
+        if not torch.cuda.is_available():
+            return False
+        if self.pin_memory is not None:
+            return self.pin_memory
+        trainer = self.trainer
+        return trainer is not None and trainer.strategy.root_device.type == "cuda"
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_dataset, True, "train")

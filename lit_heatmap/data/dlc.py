@@ -24,20 +24,17 @@ three index columns (DeepLabCut >= 2.2: ``labeled-data``, video, image)::
     coords,,,x,y,x,y
     labeled-data,vid1,img000.png,12.5,30.1,,
 
-multi-animal DeepLabCut: an ``individuals`` row after ``scorer``; every individual must have the
-same bodyparts (``uniquebodyparts``, listed under the individual ``single``, are refused)::
+multi-animal DeepLabCut: an ``individuals`` row after ``scorer`` (``individuals,,,mouse1,...``); every
+individual must have the same bodyparts (``uniquebodyparts``, individual ``single``, are refused).
+A video folder with only ``CollectedData_*.h5`` is read through pandas + PyTables (:mod:`.dlc_h5`).
 
-    scorer,,,Alice,Alice,Alice,Alice
-    individuals,,,mouse1,mouse1,mouse2,mouse2
-    bodyparts,,,snout,snout,snout,snout
-    coords,,,x,y,x,y
-
-Coordinates are used as written: DeepLabCut (matplotlib) puts pixel centres at integers, as
-this package does (docs/architecture.md). Files with ``likelihood`` columns are predictions, not
-labels, and are refused. Structural problems of a file (its header) raise :class:`BadSampleError`;
-problems of one row (wrong column count, a non-numeric cell, x without y, a negative coordinate, an
-image labelled twice) go to :class:`BadSamples` and drop that frame under ``skip``; so do a missing or
-unreadable image and a keypoint outside the image, found when :mod:`.dlc_dataset` builds records.
+Coordinates are used as written: DeepLabCut (matplotlib) puts pixel centres at integers, as this
+package does (docs/architecture.md), so a W-wide image spans x in [-0.5, W - 0.5]. Files with
+``likelihood`` columns are predictions, not labels, and are refused. Structural problems of a file
+(its header) raise :class:`BadSampleError`; problems of one row (wrong column count, a non-numeric
+cell, x without y, x or y < -0.5, an image labelled twice) go to :class:`BadSamples` and drop that
+frame under ``skip``; so do a missing or unreadable image and a keypoint outside the image, found
+when :mod:`.dlc_dataset` builds records.
 Every message names the CSV file and its 1-based line.
 """
 
@@ -52,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .dlc_h5 import h5_reader, h5_rows
 from .validation import BadSampleError, BadSamples, check_root
 
 __all__ = [
@@ -59,6 +57,7 @@ __all__ = [
     "DLCLabels",
     "find_label_files",
     "read_label_csv",
+    "read_label_files",
     "read_labels",
     "read_project_skeleton",
 ]
@@ -134,7 +133,9 @@ def find_label_files(root: str | Path, csv: str | Path | None = None) -> list[Pa
             f"{root}: no labeled-data/ folder; expected labeled-data/<video>/CollectedData_<scorer>.csv "
             f"(DeepLabCut) or dataset.csv=<label file> (lightning-pose){hint}"
         )
-    files = sorted(labeled.glob("*/CollectedData_*.csv"))
+    files = []
+    for folder in sorted(p for p in labeled.iterdir() if p.is_dir()):
+        files += sorted(folder.glob("CollectedData_*.csv")) or _h5_files(folder)
     if not files:
         videos = sorted(p.name for p in labeled.iterdir() if p.is_dir())
         raise FileNotFoundError(
@@ -144,8 +145,25 @@ def find_label_files(root: str | Path, csv: str | Path | None = None) -> list[Pa
     return files
 
 
+def _h5_files(folder: Path) -> list[Path]:
+    """The ``CollectedData_*.h5`` of a video folder without a CSV: read when pandas and PyTables are
+    installed, else refused saying so."""
+    h5 = sorted(folder.glob("CollectedData_*.h5"))
+    if h5 and h5_reader() is None:
+        raise FileNotFoundError(
+            f"{folder}: no CollectedData_*.csv, only {h5[0].name}; reading DeepLabCut's .h5 label files needs "
+            "pandas and tables (pip install pandas tables), or write the CSV from DeepLabCut "
+            "(deeplabcut.convertcsv2h5 / the labelling GUI saves both)"
+        )
+    if h5:
+        log.info("%s: no CollectedData_*.csv, reading %s", folder, h5[0].name)
+    return h5
+
+
 def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """``(line, cells)`` of every non-blank row, cells stripped."""
+    """``(line, cells)`` of every non-blank row, cells stripped (``.h5``: as in its CSV)."""
+    if path.suffix.lower() == ".h5":
+        return h5_rows(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
@@ -177,6 +195,13 @@ def _header_rows(path: Path, rows: list[tuple[int, list[str]]]) -> tuple[bool, l
     levels = tuple(cells[0].lower() for _, cells in head)
     if levels not in _LAYOUTS:
         line = head[0][0] if head else (rows[0][0] if rows else 1)
+        first = rows[0][1] if rows else []
+        sep = next((c for c in (";", "\t", "|") if len(first) == 1 and c in first[0]), None)
+        if sep is not None:
+            raise BadSampleError(
+                f"{path}:{rows[0][0]}: the cells are separated by {sep!r}, not ','; DeepLabCut and lightning-pose "
+                "label files are comma-separated: save it as a CSV with ',' separators (and '.' decimals)"
+            )
         raise BadSampleError(f"{path}:{line}: unknown header layout {list(levels)}; expected {_EXPECTED}")
     return _LAYOUTS[levels], head
 
@@ -242,8 +267,8 @@ def _parse_values(cells: list[str], header: _Header, where: str) -> np.ndarray |
             return f"{where}: {_name(header, i, k)} {'xy'[c]} = {cell!r} is not a number"
         kps[i, k, c] = value
     one = np.isnan(kps[..., 0]) != np.isnan(kps[..., 1])
-    neg = (kps < 0).any(-1)
-    for bad, what in ((one, "has only one of x and y"), (neg, "has negative coordinates")):
+    neg = (kps < -0.5).any(-1)  # pixel centres at integers: the image spans [-0.5, W - 0.5]
+    for bad, what in ((one, "has only one of x and y"), (neg, "lies left of or above the image (< -0.5)")):
         if bad.any():
             i, k = np.argwhere(bad)[0]
             return f"{where}: {_name(header, i, k)} {what} {kps[i, k].tolist()}"
@@ -306,13 +331,17 @@ def read_label_csv(path: str | Path, root: str | Path, bad: BadSamples | None = 
 
 
 def read_labels(root: str | Path, csv: str | Path | None, bad: BadSamples) -> list[DLCLabels]:
-    """Every label CSV of a project (:func:`find_label_files`), checked to share the bodyparts; an
-    image labelled in two files is reported (and dropped from the later one under skip).
+    """Every label file of a project (:func:`find_label_files`, read by :func:`read_label_files`)."""
+    return read_label_files(find_label_files(root, csv), root, bad)
+
+
+def read_label_files(files: Sequence[Path], root: str | Path, bad: BadSamples) -> list[DLCLabels]:
+    """The label CSVs ``files``, checked to share the bodyparts; an image labelled in two files is
+    reported (and dropped from the later one under skip).
 
     Raises:
         BadSampleError: files with different bodyparts, or as :func:`read_label_csv`.
     """
-    files = find_label_files(root, csv)
     labels = [read_label_csv(f, Path(root).expanduser(), bad) for f in files]
     first = labels[0]
     seen: dict[Path, str] = {}
@@ -334,26 +363,37 @@ def read_project_skeleton(root: str | Path, names: Sequence[str]) -> list[tuple[
     """0-based bodypart index pairs of the ``skeleton:`` in the project's ``config.yaml``; ``[]``
     without a config.yaml (lightning-pose) or without a skeleton.
 
+    Edges naming bodyparts that are not labelled (DeepLabCut's default
+    ``[[bodypart1, bodypart2], [objectA, bodypart3]]`` after renaming) are left out with one warning;
+    a config.yaml that is not UTF-8 is read as cp1252.
+
     Raises:
-        BadSampleError: invalid YAML, or an edge that is not two bodyparts of ``names``.
+        BadSampleError: invalid YAML, or an edge that is not two names.
     """
     path = Path(root) / "config.yaml"
     if not path.is_file():
         return []
+    raw = path.read_bytes()
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")  # Windows editors; names are compared as read
+        log.warning("%s is not UTF-8; read it as cp1252 (Windows)", path)
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
         raise BadSampleError(f"{path}: not a readable YAML file ({err})") from err
     edges = config.get("skeleton") if isinstance(config, dict) else None
     index = {n: i for i, n in enumerate(names)}
-    out = []
+    out, dropped = [], []
     for n, edge in enumerate(edges or [], start=1):
         if not isinstance(edge, (list, tuple)) or len(edge) != 2:
             raise BadSampleError(f"{path}: skeleton edge {n} {edge!r} must be two bodypart names")
-        unknown = [repr(e) for e in edge if not isinstance(e, str) or e not in index]
-        if unknown:
-            raise BadSampleError(
-                f"{path}: skeleton edge {n} {list(edge)}: {', '.join(unknown)} not among the bodyparts {list(names)}"
-            )
+        if any(not isinstance(e, str) or e not in index for e in edge):
+            dropped.append(list(edge))
+            continue
         out.append((index[edge[0]], index[edge[1]]))
+    if dropped:
+        log.warning("%s: skeleton edge(s) %s name bodyparts not in the labels %s (DeepLabCut's default "
+                    "skeleton?): left out of the overlays", path, dropped, list(names))  # fmt: skip
     return out

@@ -7,8 +7,10 @@ one CSV; single- and multi-animal headers, one or three index columns). One inst
 labelled individual: single-animal frames are their own box, multi-animal instances the padded
 extent of their labelled keypoints. Names come from the header, the skeleton from the project's
 ``config.yaml``, flip pairs from ``flip_pairs`` or the names (flip off when names look sided but
-cannot be paired). Train and val are split by frame (``val_fraction``, seeded), or val is a CSV of
-its own (``val_csv``).
+cannot be paired). Train and val are split by frame: a frame is val when the hash of its path
+(relative to the project) and ``split_seed`` is below ``val_fraction`` (:mod:`.splits`), so adding
+frames never moves the others; or val is a label file of its own (``val_csv``, left out of the
+training files); or the lists of a run's ``split.json`` (``split_file``).
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ from typing import Literal
 import numpy as np
 
 from .base import KeypointDataset, Record
-from .coco_format import split_image_ids
-from .dlc import DLCFrame, DLCLabels, read_labels, read_project_skeleton
+from .dlc import DLCFrame, DLCLabels, find_label_files, read_label_files, read_project_skeleton
 from .io import ImageReadError, image_size
-from .meta import DatasetMeta, resolve_flip_index
-from .pipeline import KeypointTransform, fit_transform
+from .meta import DatasetMeta, keypoint_sigmas, resolve_flip_index
+from .pipeline import KeypointTransform, with_default_sizes
+from .splits import read_split_file, relative_path, split_keys
 from .validation import BadSamples, OnBadSample
 
-__all__ = ["DLCProject", "dlc_records", "split_records"]
+__all__ = ["DLCProject", "dlc_records", "records_in_split_file", "split_records"]
 
 log = logging.getLogger("lit_heatmap.data")
 
@@ -42,12 +44,14 @@ class DLCProject(KeypointDataset):
         csv: one label file (absolute or relative to ``root``, e.g. lightning-pose's
             ``CollectedData.csv``); None: every ``labeled-data/*/CollectedData_*.csv``.
         split: ``"train"``, ``"val"`` or ``"all"`` (every labelled frame).
-        val_fraction: fraction of the frames held out for val (when ``val_csv`` is None).
-        val_csv: a label file of its own for the val split (then train uses every frame of ``csv``).
+        val_fraction: fraction of the frames held out for val (when ``val_csv`` is None): a frame is
+            val when ``frame_hash(its path relative to root, split_seed) < val_fraction``.
+        val_csv: a label file of its own for the val split, left out of the training files (a frame
+            labelled in both is an error naming it).
         split_seed: seed of the frame split.
         flip_pairs: ``[[a, b], ...]`` by index or bodypart name; ``[]``: no bodypart has a side;
             None: derived from the names.
-        sigmas: K OKS sigmas (default 0.05 each).
+        sigmas: K OKS sigmas, or one number for every bodypart (default 0.05 each).
         input_size: network input ``(w, h)`` when ``transform`` is None (None: as below).
         transform: the crop + augmentation pipeline (``dataset.transform``). Left None, its
             ``input_size`` follows the frames (single animal: aspect ratio at 256 px on the short
@@ -57,6 +61,8 @@ class DLCProject(KeypointDataset):
             longer side (plus 4 px) before the crop's ``padding``.
         name: dataset name in the meta (default: the project folder's name).
         on_bad_sample: ``"raise"`` or ``"skip"`` (a bad row drops its frame, counted and logged).
+        split_file: a run's ``split.json``: this split is the frames it lists (relative to ``root``),
+            whatever ``val_fraction`` / ``val_csv`` say.
     """
 
     def __init__(
@@ -68,28 +74,43 @@ class DLCProject(KeypointDataset):
         val_csv: str | Path | None = None,
         split_seed: int = 0,
         flip_pairs: Sequence[Sequence[int | str]] | None = None,
-        sigmas: Sequence[float] | None = None,
+        sigmas: float | Sequence[float] | None = None,
         input_size: Sequence[int] | None = None,
         transform: KeypointTransform | None = None,
         box_padding: float = 0.1,
         name: str | None = None,
         on_bad_sample: OnBadSample = "raise",
+        split_file: str | Path | None = None,
     ) -> None:
         if split not in ("train", "val", "all"):
             raise ValueError(f"DLCProject: split must be 'train', 'val' or 'all', got {split!r}")
         root = Path(root).expanduser()
         bad = BadSamples(on_bad_sample, str(root))
-        labels = read_labels(root, csv, bad)
+        files = find_label_files(root, csv)
+        val_file = find_label_files(root, val_csv)[0] if val_csv not in (None, "") else None
+        if val_file is not None:
+            files = [f for f in files if f.resolve() != val_file.resolve()]
+            if not files and split != "val":
+                raise ValueError(
+                    f"dataset.val_csv={val_csv} is the only label file of dataset.csv={csv}: no frame is left to "
+                    "train on; give val_csv a label file of its own (or use dataset.val_fraction)"
+                )
+        labels = read_label_files(files or [val_file], root, bad)
         records = dlc_records(labels, bad, pad_fraction=box_padding)
         names = labels[0].bodyparts
         multi = any(lab.multi_animal for lab in labels)
-        if val_csv not in (None, ""):
-            val_labels = read_labels(root, val_csv, bad)
+        if split_file not in (None, ""):
+            chosen = records_in_split_file(records, root, split_file, split)
+        elif val_file is not None:
+            val_labels = read_label_files([val_file], root, bad)
             if val_labels[0].bodyparts != names:
                 raise ValueError(
-                    f"{val_labels[0].path}: bodyparts {val_labels[0].bodyparts} differ from {names} of {labels[0].path}"
+                    f"{val_file}: bodyparts {val_labels[0].bodyparts} differ from {names} of {labels[0].path}"
                 )
-            chosen = dlc_records(val_labels, bad, pad_fraction=box_padding) if split == "val" else records
+            val_records = dlc_records(val_labels, bad, pad_fraction=box_padding) if files else records
+            if files:
+                _check_disjoint(records, val_records, root, val_file)
+            chosen = val_records if split == "val" else records
         elif split == "all" or not val_fraction:
             if split == "val":
                 raise ValueError(
@@ -97,36 +118,82 @@ class DLCProject(KeypointDataset):
                 )
             chosen = records
         else:
-            train, val = split_records(records, float(val_fraction), split_seed)
+            train, val = split_records(records, float(val_fraction), split_seed, root)
             chosen = val if split == "val" else train
         bad.summary()
         # the input size follows every labelled frame (train and val alike), not this split's
         frames = None if multi else [(int(r.bbox[2]), int(r.bbox[3])) for r in records]
-        transform = fit_transform(transform, frames, input_size)
+        transform = with_default_sizes(transform, frames, input_size)
         flip = resolve_flip_index(names, flip_pairs)
-        sig = [float(s) for s in sigmas] if sigmas is not None else [0.05] * len(names)
-        if len(sig) != len(names):
-            raise ValueError(f"dataset.sigmas has {len(sig)} entries but the project has {len(names)} bodyparts")
         meta = DatasetMeta(
             name=name or root.name,
             num_keypoints=len(names),
             keypoint_names=list(names),
             skeleton=read_project_skeleton(root, names),
             flip_index=flip.index,
-            sigmas=sig,
+            sigmas=keypoint_sigmas(sigmas, len(names), "bodyparts"),
             input_size=transform.input_size,
             padding=transform.padding,
             flip_note=flip.summary,
         )
         self.root, self.split, self.labels = root, split, labels
         super().__init__(list(chosen), meta, transform, on_bad_sample, bad)
+        self.files_root = root
+
+
+def _check_disjoint(train: Sequence[Record], val: Sequence[Record], root: Path, val_file: Path) -> None:
+    """Raise when a frame of the val label file is also labelled in a training file."""
+    both = sorted({relative_path(r.image_path, root) for r in train} & {relative_path(r.image_path, root) for r in val})
+    if both:
+        more = f", ... (+{len(both) - 5} more)" if len(both) > 5 else ""
+        raise ValueError(
+            f"dataset.val_csv={val_file}: {len(both)} frame(s) are also in the training label files: "
+            f"{', '.join(both[:5])}{more}; label each frame in one file only"
+        )
+
+
+def records_in_split_file(records: Sequence[Record], root: Path, split_file: str | Path, split: str) -> list[Record]:
+    """The records whose frame is listed under ``split`` in a run's ``split.json`` (paths relative to
+    ``root``); frames listed there but no longer labelled are counted in a warning.
+
+    Raises:
+        ValueError: ``split="all"``, or no listed frame is labelled in the project.
+    """
+    if split == "all":
+        raise ValueError("DLCProject: split_file selects the train or val frames of a run; use split=train or val")
+    listed = set(read_split_file(split_file)[split])
+    chosen = [r for r in records if relative_path(r.image_path, root) in listed]
+    found = {relative_path(r.image_path, root) for r in chosen}
+    if len(found) < len(listed):
+        log.warning("%s: %d of its %d %s frames are not labelled in %s", split_file, len(listed) - len(found),
+                    len(listed), split, root)  # fmt: skip
+    if not chosen:
+        raise ValueError(f"{split_file}: none of its {len(listed)} {split} frames is labelled in the project {root}")
+    log.info("%s split: the %d frames listed in %s", split, len(found), split_file)
+    return chosen
 
 
 # ----------------------------------------------------------------------------------- records
+SCALE_FLOOR = 0.05  # the animal's scale is at least this fraction of the frame's longer side
+
+
+def animal_scale(kps: np.ndarray, width: int, height: int) -> tuple[float, float]:
+    """``(norm, area)`` of an animal for the metrics, from the extent of its labelled keypoints ``(N, 2)``
+    with a floor ``f = SCALE_FLOOR * max(width, height)`` (32 px on 640x480): norm = max(longer side, f)
+    (PCK), area = max(w * h, f * f) (OKS)."""
+    floor = SCALE_FLOOR * max(width, height)
+    ext = kps.max(0) - kps.min(0)
+    return max(float(ext.max()), floor), max(float(ext[0] * ext[1]), floor * floor)
+
+
 def _extent_box(kps: np.ndarray, width: int, height: int, pad_fraction: float, pad_px: float) -> np.ndarray:
-    """``(4,)`` x, y, w, h: the extent of ``kps (N, 2)`` padded by ``pad_fraction`` of its longer side
-    plus ``pad_px`` (at least 1 px) on every side, clipped to the image."""
+    """``(4,)`` x, y, w, h: the extent of ``kps (N, 2)`` (a square of ``SCALE_FLOOR`` of the frame's
+    longer side around its centre when its longer side is shorter, e.g. one keypoint) padded by
+    ``pad_fraction`` of its longer side plus ``pad_px`` (at least 1 px) on every side, clipped to the image."""
     lo, hi = kps.min(0), kps.max(0)
+    floor = SCALE_FLOOR * max(width, height)
+    if float((hi - lo).max()) < floor:
+        lo, hi = (lo + hi) / 2 - floor / 2, (lo + hi) / 2 + floor / 2
     pad = max(pad_fraction * float((hi - lo).max()) + pad_px, 1.0)
     x0, y0 = np.maximum(lo - pad, 0.0)
     x1, y1 = np.minimum(hi + pad, [width, height])
@@ -144,7 +211,7 @@ def _frame_size(labels: DLCLabels, frame: DLCFrame, bad: BadSamples) -> tuple[in
     except ImageReadError as err:
         bad.report(f"{where}: {err}")
         return None
-    outside = (frame.keypoints > [w, h]).any(-1)
+    outside = (frame.keypoints > [w - 0.5, h - 0.5]).any(-1)  # pixel centres at integers: [-0.5, W - 0.5]
     if outside.any():
         i, k = np.argwhere(outside)[0]
         who = f" of {labels.individuals[i]}" if labels.multi_animal else ""
@@ -169,6 +236,7 @@ def _frame_records(
             where = f"{labels.path}:{frame.line}, individual {labels.individuals[i]}"
         else:
             box, where = np.array([0.0, 0.0, *size]), f"{labels.path}:{frame.line}"
+        norm, area = animal_scale(kps[seen[i]], *size)
         out.append(
             Record(
                 image_path=frame.image,
@@ -176,8 +244,8 @@ def _frame_records(
                 keypoints=kps,
                 visibility=seen[i].astype(np.float64),
                 image_id=image_id,
-                area=float(box[2] * box[3]),
-                norm=float(max(box[2], box[3])),
+                area=area,
+                norm=norm,
                 where=where,
             )
         )
@@ -189,8 +257,10 @@ def dlc_records(
 ) -> list[Record]:
     """One :class:`Record` per (frame, individual with at least one labelled keypoint).
 
+    Metric scale (``norm`` for PCK, ``area`` for OKS): the animal's labelled extent, each side at least
+    ``SCALE_FLOOR`` of the frame's longer side (:func:`animal_scale`), never the whole frame.
     Boxes: single-animal files: the whole image ``[0, 0, W, H]``; multi-animal files: the labelled
-    keypoints' extent, padded on every side by ``pad_fraction`` of its longer side plus ``pad_px``
+    keypoints' extent (at least that floor), padded on every side by ``pad_fraction`` of its longer side plus ``pad_px``
     pixels (at least 1 px), clipped to the image. Image ids: the running number of the data row over all ``labels``
     in order (the sorted files), bad and unlabelled rows counted, so that ids do not depend on
     ``on_bad_sample``. Unlabelled keypoints get visibility 0 and coordinates 0. The image size is
@@ -216,8 +286,13 @@ def dlc_records(
     return records
 
 
-def split_records(records: Sequence[Record], val_fraction: float, seed: int = 0) -> tuple[list[Record], list[Record]]:
-    """Train and val records, split by frame (all individuals of an image go to the same side):
-    ``round(n_frames * val_fraction)`` frames (at least 1) to val, deterministic by ``seed``."""
-    train_ids, val_ids = split_image_ids({r.image_id for r in records}, val_fraction, seed)
-    return [r for r in records if r.image_id in train_ids], [r for r in records if r.image_id in val_ids]
+def split_records(
+    records: Sequence[Record], val_fraction: float, seed: int = 0, root: str | Path | None = None
+) -> tuple[list[Record], list[Record]]:
+    """Train and val records, split by frame (all individuals of an image go to the same side): a frame
+    is val when the hash of ``(its path relative to root, seed)`` is below ``val_fraction``
+    (:func:`~lit_heatmap.data.splits.split_keys`), so adding frames never moves the others."""
+    keys = {id(r): relative_path(r.image_path, root) for r in records}
+    _, val_keys = split_keys(keys.values(), val_fraction, seed)
+    val = [r for r in records if keys[id(r)] in val_keys]
+    return [r for r in records if keys[id(r)] not in val_keys], val

@@ -1,4 +1,5 @@
-"""Top-down crop geometry: pure functions on boxes, crop matrices and points (NumPy, float64).
+"""Top-down crop geometry: pure functions on boxes, crop matrices and points (NumPy, float64; the batched
+:func:`to_original` is torch).
 
 Convention: the centre of pixel column ``j``, row ``i`` is ``(x=j, y=i)``, and an image of width W
 spans ``[-0.5, W - 0.5]`` (OpenCV, DeepLabCut, napari and the codecs agree; docs/architecture.md).
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+import torch
+from torch import Tensor
 
 __all__ = [
     "DEFAULT_INPUT_SIZE",
@@ -20,6 +23,7 @@ __all__ = [
     "crop_matrix",
     "invert_affine",
     "is_whole_frame",
+    "to_original",
     "whole_frame_input_size",
 ]
 
@@ -82,6 +86,13 @@ def invert_affine(m: np.ndarray) -> np.ndarray:
 def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Map ``points (..., 2)`` by the ``(2, 3)`` matrix ``m``."""
     return points @ m[:, :2].T + m[:, 2]
+
+
+def to_original(keypoints: Tensor, affine: Tensor) -> Tensor:
+    """Map keypoints ``(B, K, 2)`` from input px to original px with ``affine (B, 2, 3)`` (a batch's
+    input -> original matrices: :func:`apply_affine` for a batch of tensors)."""
+    a = affine.to(keypoints.dtype)
+    return torch.einsum("bij,bkj->bki", a[:, :, :2], keypoints) + a[:, None, :, 2]
 
 
 WHOLE_FRAME_SHORT_SIDE = 256  # px: the input's short side for whole-frame data

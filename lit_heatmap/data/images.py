@@ -22,7 +22,7 @@ from .io import ImageReadError, image_size
 from .meta import DatasetMeta
 from .pipeline import KeypointTransform
 
-__all__ = ["IMAGE_SUFFIXES", "ImageBoxes", "image_ids", "list_images", "box_records"]
+__all__ = ["IMAGE_SUFFIXES", "ImageBoxes", "image_ids", "list_images", "box_records", "read_detections"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -59,7 +59,8 @@ def image_ids(images: Sequence[Path]) -> tuple[list[int], bool]:
     return list(range(len(images))), False
 
 
-def _detections(path: Path) -> list[dict[str, Any]]:
+def read_detections(path: Path) -> list[dict[str, Any]]:
+    """The detections list of a ``boxes=`` JSON file (a list, or a dict with ``annotations``)."""
     try:
         entries = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -105,7 +106,7 @@ def box_records(
     by_name = {f.name: (f, i) for f, i in zip(images, ids)}
     by_id = {i: (f, i) for f, i in zip(images, ids)}
     records = []
-    for n, det in enumerate(_detections(path)):
+    for n, det in enumerate(read_detections(path)):
         where = f"{path}, detection #{n}"
         bbox = det.get("bbox") if isinstance(det, dict) else None
         if bbox is None or len(bbox) != 4 or not np.all(np.isfinite(np.asarray(bbox, dtype=np.float64))):

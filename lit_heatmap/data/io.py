@@ -48,8 +48,9 @@ def read_image(path: str | Path, reduce: int = 1) -> np.ndarray:
     Args:
         path: the file.
         reduce: 1, or 2 / 4 / 8 to decode at that fraction of the resolution (JPEG: libjpeg DCT
-            scaling, much faster; other formats: area-averaged). Pixel ``j`` of the result covers
-            original pixels ``reduce*j .. reduce*j + reduce-1``. EXIF orientation is honoured.
+            scaling, much faster; other formats: decoded whole, then averaged over ``reduce`` x
+            ``reduce`` blocks, the last ``W mod reduce`` columns / rows dropped). Pixel ``j`` of the
+            result covers original pixels ``reduce*j .. reduce*j + reduce-1``. EXIF orientation is honoured.
 
     Raises:
         ImageReadError: the file is missing, empty, not decodable, or a truncated JPEG
@@ -68,12 +69,18 @@ def read_image(path: str | Path, reduce: int = 1) -> np.ndarray:
     if reduce not in (1, 2, 4, 8):
         raise ValueError(f"read_image: reduce must be 1, 2, 4 or 8, got {reduce}")
     jpeg_rgb = is_jpeg and reduce == 1 and _JPEG_RGB is not None
-    img = cv2.imdecode(data, _JPEG_RGB if jpeg_rgb else _FLAGS if reduce == 1 else _REDUCED[reduce])
+    # only libjpeg reduces exactly (pixel j <- s*j .. s*j+s-1); OpenCV resizes other formats to floor(W/s)
+    # by W / floor(W/s), which drifts off that grid: they are decoded whole and block-averaged below
+    flags = _REDUCED[reduce] if is_jpeg and reduce > 1 else _JPEG_RGB if jpeg_rgb else _FLAGS
+    img = cv2.imdecode(data, flags)
     if img is None or img.size == 0:
         raise ImageReadError(f"image file {path} is corrupt or not an image OpenCV can decode")
     if jpeg_rgb:
         return img
     img = _to_uint8(img)
+    if reduce > 1 and not is_jpeg:
+        h, w = img.shape[0] // reduce, img.shape[1] // reduce
+        img = cv2.resize(img[: h * reduce, : w * reduce], (w, h), interpolation=cv2.INTER_AREA)
     if img.ndim == 2:
         return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     if img.shape[2] == 4:

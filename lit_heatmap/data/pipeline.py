@@ -30,7 +30,7 @@ from .geometry import (
     whole_frame_input_size,
 )
 
-__all__ = ["CropParams", "KeypointTransform", "fit_transform"]
+__all__ = ["CropParams", "KeypointTransform", "with_default_sizes"]
 
 
 @dataclass
@@ -49,7 +49,7 @@ class KeypointTransform:
     The recipes of the datasets are spelt out in ``conf/dataset/*.yaml`` (``dataset.transform``).
 
     Args:
-        input_size: network input ``(w, h)``; None: chosen by the dataset (:func:`fit_transform`).
+        input_size: network input ``(w, h)``; None: chosen by the dataset (:func:`with_default_sizes`).
         train: random augmentation on/off. Off = the deterministic crop used for val/test.
         padding: box expansion; None: chosen by the dataset (1.0 for whole frames, else 1.25).
         scale_factor: crop size times ``U(1 - s, 1 + s)`` (COCO: 0.25).
@@ -168,7 +168,7 @@ class KeypointTransform:
         """Draw the crop of one instance (deterministic when ``train`` is False)."""
         kps = np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)
         vis = np.asarray(visibility, dtype=np.float64).reshape(-1)
-        padding = 1.25 if self.padding is None else self.padding  # None: a dataset's fit_transform decides
+        padding = 1.25 if self.padding is None else self.padding  # None: with_default_sizes fills it
         center, size = bbox_to_center_size(bbox, self.input_size, padding)
         rotation, flip = 0.0, False
         if self.train:
@@ -268,12 +268,12 @@ class KeypointTransform:
         }
 
 
-def fit_transform(
+def with_default_sizes(
     transform: KeypointTransform | None,
     frame_sizes: Sequence[Sequence[int]] | None = None,
     input_size: Sequence[int] | None = None,
 ) -> KeypointTransform:
-    """The dataset's pipeline with its open choices made.
+    """The dataset's pipeline with its unset sizes (``input_size``, ``padding``) filled in.
 
     Args:
         transform: the configured pipeline (``dataset.transform``); None: a deterministic crop.

@@ -24,7 +24,7 @@ from lit_heatmap.facts import COCO_KEYPOINT_NAMES
 
 from .base import Record, crop_sample, records_ground_truth
 from .meta import DatasetMeta, resolve_flip_index
-from .pipeline import KeypointTransform, fit_transform
+from .pipeline import KeypointTransform, with_default_sizes
 
 __all__ = ["Synthetic", "SYNTHETIC_KEYPOINT_NAMES", "render_figure"]
 
@@ -236,7 +236,7 @@ class Synthetic(Dataset):
     ) -> None:
         if int(num_samples) <= 0:
             raise ValueError(f"Synthetic: num_samples must be positive, got {num_samples}")
-        transform = fit_transform(transform, None, input_size)
+        transform = with_default_sizes(transform, None, input_size)
         flip = resolve_flip_index(SYNTHETIC_KEYPOINT_NAMES)
         meta = DatasetMeta(
             name="synthetic",

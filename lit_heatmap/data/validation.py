@@ -2,7 +2,8 @@
 
 Every check names where the problem is (``file:line`` or ``file, annotation id N``) so that a user
 can fix the annotation. With ``on_bad_sample="skip"`` the offending sample is dropped instead,
-counted and logged.
+counted and logged: once per process, also when several splits read the same label file (the train
+and val split of a DeepLabCut project both read every file).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ __all__ = ["BadSampleError", "BadSamples", "check_bbox", "check_keypoints", "che
 log = logging.getLogger("lit_heatmap.data")
 
 OnBadSample = Literal["raise", "skip"]
+
+_LOGGED: set[str] = set()  # the problems already logged in this process (each is logged once)
 
 
 class BadSampleError(ValueError):
@@ -41,6 +44,7 @@ class BadSamples:
         self.source = source
         self.messages: list[str] = []
         self.skipped: set[int] = set()  # annotation ids of skipped samples (kept out of the ground truth too)
+        self._new = 0  # problems this reader logged first
 
     @property
     def count(self) -> int:
@@ -54,12 +58,16 @@ class BadSamples:
         self.messages.append(message)
         if annotation_id is not None:
             self.skipped.add(int(annotation_id))
-        log.warning("skipping bad sample: %s", message)
+        if message not in _LOGGED:
+            _LOGGED.add(message)
+            self._new += 1
+            log.warning("skipping bad sample: %s", message)
 
     def summary(self) -> None:
-        """Log how many samples were skipped at setup."""
-        if self.messages:
-            log.warning("%s: skipped %d bad sample(s); first: %s", self.source, self.count, self.messages[0])
+        """Log how many samples were skipped at setup (unless every one was already told by another
+        reader of the same files)."""
+        if self._new:
+            log.warning("%s: skipped %d bad sample(s) (each logged above)", self.source, self.count)
 
 
 def check_root(root: str | Path | None, what: str, expected: str, key: str = "dataset.root") -> Path:
@@ -76,11 +84,11 @@ def check_root(root: str | Path | None, what: str, expected: str, key: str = "da
 
 def check_keypoints(kps: np.ndarray, vis: np.ndarray, where: str) -> str | None:
     """Problem with ``kps (K, 2)`` / ``vis (K,)`` labelled coordinates, or None when fine:
-    NaN/inf anywhere or a negative coordinate on a labelled keypoint."""
+    NaN/inf anywhere or a coordinate below -0.5 (left of or above the image) on a labelled keypoint."""
     if not np.all(np.isfinite(kps)) or not np.all(np.isfinite(vis)):
         bad = int(np.flatnonzero(~np.isfinite(kps).all(1) | ~np.isfinite(vis))[0])
         return f"{where}: keypoint {bad} has a NaN or infinite value"
-    neg = (vis > 0) & (kps < 0).any(1)
+    neg = (vis > 0) & (kps < -0.5).any(1)  # pixel centres at integers: the image starts at -0.5
     if neg.any():
         bad = int(np.flatnonzero(neg)[0])
         return f"{where}: keypoint {bad} has negative coordinates {kps[bad].tolist()}"

@@ -9,7 +9,7 @@ from lit_heatmap.facts import WFLW_FLIP_INDEX, WFLW_KEYPOINT_NAMES, WFLW_SKELETO
 
 from .base import KeypointDataset
 from .meta import DatasetMeta
-from .pipeline import KeypointTransform, fit_transform
+from .pipeline import KeypointTransform, with_default_sizes
 from .validation import BadSamples, OnBadSample, check_root
 from .wflw import WFLW_SIGMA, wflw_records
 
@@ -47,7 +47,7 @@ class WFLW(KeypointDataset):
         if not ann.is_file():
             raise FileNotFoundError(f"WFLW: annotation file {ann} not found (split={split!r}; is dataset.root right?)")
         images = root_path / "WFLW_images"
-        transform = fit_transform(transform, None, input_size)
+        transform = with_default_sizes(transform, None, input_size)
         meta = DatasetMeta(
             name="wflw",
             num_keypoints=98,

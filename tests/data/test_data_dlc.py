@@ -76,7 +76,10 @@ def test_single_animal_records_whole_frame(single: Path, caplog) -> None:
     assert [r.where for r in records] == [f"{csv}:4", f"{csv}:5"]
     assert [r.image_id for r in records] == [0, 1]
     for r in records:
-        assert r.bbox.tolist() == [0, 0, 64, 48] and r.area == 3072 and r.norm == 64 and r.score == 1
+        assert r.bbox.tolist() == [0, 0, 64, 48] and r.score == 1
+    # metric scale: the labelled extent, floor 0.05 * 64 = 3.2 px: frame 0 7.5 x 20.1; frame 1 2.25 x 2 -> floor
+    assert records[0].norm == pytest.approx(20.1) and records[0].area == pytest.approx(7.5 * 20.1)
+    assert records[1].norm == pytest.approx(3.2) and records[1].area == pytest.approx(3.2 * 3.2)
     assert records[0].keypoints.tolist() == [[12.5, 30.1], [0, 0], [20, 10]]
     assert records[0].visibility.tolist() == [1, 0, 1] and records[1].visibility.tolist() == [0, 1, 1]
     assert records[1].keypoints.tolist() == [[0, 0], [5, 6], [7.25, 8]]
@@ -145,13 +148,6 @@ def test_project_skeleton(dlc22: Path, tmp_path: Path) -> None:
     "lines, message",
     [
         (
-            ["skeleton:", "- - snout", "  - nose"],
-            (
-                r"config.yaml: skeleton edge 1 \['snout', 'nose'\]: 'nose' not among "
-                r"the bodyparts \['snout', 'tailbase'\]"
-            ),
-        ),
-        (
             ["skeleton:", "- [snout, tailbase]", "- [snout, tailbase, snout]"],
             r"config.yaml: skeleton edge 2 .* must be two bodypart names",
         ),
@@ -198,16 +194,19 @@ def test_multi_animal_records_padded_extent(multi: Path) -> None:
     ]
     assert [r.image_id for r in records] == [0, 1, 1]
     # extent 20 x 10 -> pad 0.1 * 20 + 4 = 6 on every side
-    assert records[0].bbox.tolist() == [4, 4, 32, 22] and records[0].area == 704 and records[0].norm == 32
+    assert records[0].bbox.tolist() == [4, 4, 32, 22] and records[0].area == 200 and records[0].norm == 20
     assert records[1].bbox.tolist() == [4, 4, 32, 22]
-    # one point: pad 4, clipped to the 64 x 48 frame
-    assert records[2].bbox.tolist() == [58, 42, 6, 6] and records[2].area == 36 and records[2].norm == 6
+    # one point (62, 46): a 3.2 px square (0.05 * 64) 60.4 .. 63.6, pad 0.1 * 3.2 + 4 = 4.32, clipped to 64 x 48
+    np.testing.assert_allclose(records[2].bbox, [56.08, 40.08, 7.92, 7.92])
+    assert records[2].area == pytest.approx(3.2 * 3.2) and records[2].norm == pytest.approx(3.2)
     assert records[2].keypoints.tolist() == [[62, 46], [0, 0]] and records[2].visibility.tolist() == [1, 0]
     bad = BadSamples("raise", "x")
     wide = dlc_records(read_labels(multi, None, bad), bad, pad_fraction=0.5, pad_px=0)
     assert wide[0].bbox.tolist() == [0, 0, 40, 30]
     tight = dlc_records(read_labels(multi, None, bad), bad, pad_fraction=0, pad_px=0)
-    assert tight[0].bbox.tolist() == [9, 9, 22, 12] and tight[2].bbox.tolist() == [61, 45, 2, 2]  # 1 px at least
+    assert tight[0].bbox.tolist() == [9, 9, 22, 12] and np.allclose(
+        tight[2].bbox, [59.4, 43.4, 4.6, 4.6]
+    )  # 1 px at least
 
 
 def test_split_records_by_frame(multi: Path) -> None:
@@ -302,7 +301,7 @@ def with_row(tmp_path: Path):
         ("labeled-data,vid1,img001.png,1,2,3,4,5", r"8 columns, the header has 7"),
         ("labeled-data,vid1,img001.png,1,,3,4", r"snout has only one of x and y \[1.0, nan\]"),
         ("labeled-data,vid1,img001.png,1,2,,4", r"tail has only one of x and y \[nan, 4.0\]"),
-        ("labeled-data,vid1,img001.png,1,2,-3,4", r"tail has negative coordinates \[-3.0, 4.0\]"),
+        ("labeled-data,vid1,img001.png,1,2,-3,4", r"tail lies left of or above the image \(< -0.5\) \[-3.0, 4.0\]"),
         ("labeled-data,vid1,img000.png,1,2,3,4", r"image labeled-data/vid1/img000.png is already labelled on line 4"),
         ("labeled-data,,img001.png,1,2,3,4", r"empty image path cell"),
         ("labeled-data,vid1,img009.png,1,2,3,4", r"image file .*img009.png not found"),
@@ -323,8 +322,13 @@ def test_bad_row_raises_or_is_skipped(with_row, caplog, line5: str, message: str
 
 
 def test_edge_coordinates_are_inside(with_row) -> None:
-    records, _ = load(with_row("labeled-data,vid1,img001.png,0,0,64,48"))
-    assert records[1].keypoints.tolist() == [[0, 0], [64, 48]] and records[1].visibility.tolist() == [1, 1]
+    """Pixel centres at integers: a 64x48 image spans [-0.5, 63.5] x [-0.5, 47.5] (x=-0.2 was refused, x=64 kept)."""
+    records, _ = load(with_row("labeled-data,vid1,img001.png,-0.2,-0.5,63.5,47.5"))
+    assert records[1].keypoints.tolist() == [[-0.2, -0.5], [63.5, 47.5]] and records[1].visibility.tolist() == [1, 1]
+    with pytest.raises(BadSampleError, match=r"tail at \[64.0, 47.0\] lies outside the 64x48 image"):
+        load(with_row("labeled-data,vid1,img001.png,0,0,64,47"))
+    with pytest.raises(BadSampleError, match=r"snout lies left of or above the image \(< -0.5\) \[-0.6, 0.0\]"):
+        load(with_row("labeled-data,vid1,img001.png,-0.6,0,1,1"))
 
 
 def test_image_in_two_files_is_reported(dlc22: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,10 +23,10 @@ from lit_heatmap.data import (
     KeypointDataModule,
     KeypointTransform,
     collate,
-    fit_transform,
     is_whole_frame,
     resolve_flip_index,
     whole_frame_input_size,
+    with_default_sizes,
 )
 
 NAMES = ["snout", "leftear", "rightear", "tailbase"]
@@ -132,7 +133,10 @@ def test_single_animal_records_and_meta(tmp_path: Path, index: int) -> None:
     assert ds.records[5].keypoints.tolist() == [[15, 20], [5, 6], [7.25, 8], [40, 35]]
     assert ds.records[5].visibility.tolist() == [1, 1, 1, 1]
     for r in ds.records:  # single animal: the whole 64 x 48 frame is the box
-        assert r.bbox.tolist() == [0, 0, 64, 48] and r.area == 64 * 48 and r.norm == 64
+        assert r.bbox.tolist() == [0, 0, 64, 48]
+    # metric scale: the labelled extent (floor 3.2 px); frame i: x 5 .. 40, y 6 .. 30 + i; frame 3: 5.75 x 12
+    for i, r in enumerate(ds.records):
+        assert (r.norm, r.area) == ((12, 5.75 * 12) if i == 3 else (35, 35 * (24 + i)))
     meta = ds.meta
     assert meta.name == "openfield" and meta.num_keypoints == 4 and meta.keypoint_names == NAMES
     assert meta.skeleton == [(0, 1), (0, 2), (3, 0)]  # config.yaml: snout-leftear, snout-rightear, tailbase-snout
@@ -147,8 +151,9 @@ def test_whole_640x480_frames_sample(tmp_path: Path) -> None:
     root = single_project(tmp_path / "reach", w=640, h=480, index=3)
     ds = DLCProject(root, split="all")
     assert ds.meta.input_size == (320, 256) and ds.meta.padding == 1.0
-    assert ds.records[0].bbox.tolist() == [0, 0, 640, 480] and ds.records[0].area == 307200
-    assert ds.records[0].norm == 640
+    # the box is the frame; the metric scale is the mouse: extent 35 x 24, floor 0.05 * 640 = 32 px
+    assert ds.records[0].bbox.tolist() == [0, 0, 640, 480] and ds.records[0].area == 32 * 32
+    assert ds.records[0].norm == 35
     s = ds[5]
     assert s["image"].shape == (3, 256, 320) and s["image"].dtype == torch.uint8
     # box 640x480 -> aspect-fixed to 640x512 around (320, 240); scale 0.5; x_in = 0.5 x - 0.5, y_in = 0.5 y + 7.5
@@ -158,7 +163,7 @@ def test_whole_640x480_frames_sample(tmp_path: Path) -> None:
     )
     np.testing.assert_allclose(s["orig_keypoints"].numpy(), [[15, 20], [5, 6], [7.25, 8], [40, 35]])
     assert s["visibility"].tolist() == [1, 1, 1, 1] and not bool(s["flipped"])
-    assert s["bbox"].tolist() == [0, 0, 640, 480] and int(s["image_id"]) == 5 and s["norm"].item() == 640
+    assert s["bbox"].tolist() == [0, 0, 640, 480] and int(s["image_id"]) == 5 and s["norm"].item() == 35
     assert ds[3]["visibility"].tolist() == [1, 0, 1, 0]
     # affine maps input px back to original px
     aff, kps = s["affine"].numpy(), s["keypoints"].numpy()
@@ -237,10 +242,12 @@ def test_multi_animal_boxes_and_meta(tmp_path: Path) -> None:
     ]
     # pad = max(0.1 * longer side of the extent + 4, 1), clipped to [0, 640] x [0, 480]
     # mouse1 frame 0: extent 40 x 20 -> pad 8 -> [92, 92] .. [148, 128]
-    assert ds.records[0].bbox.tolist() == [92, 92, 56, 36] and ds.records[0].area == 56 * 36
-    assert ds.records[0].norm == 56
-    # mouse2 frame 0: one point -> pad 4 -> [632, 472] .. [640, 480] (clipped from 640, 480)
-    assert ds.records[1].bbox.tolist() == [632, 472, 8, 8]
+    assert ds.records[0].bbox.tolist() == [92, 92, 56, 36]
+    # metric scale: extent 40 x 20 -> norm 40, area max(800, 32 * 32) (floor 0.05 * 640 = 32 px)
+    assert ds.records[0].norm == 40 and ds.records[0].area == 1024
+    # mouse2 frame 0: one point -> a 32 px square 620 .. 652, pad 0.1 * 32 + 4 = 7.2 -> [612.8, 452.8] .. clipped
+    np.testing.assert_allclose(ds.records[1].bbox, [612.8, 452.8, 27.2, 27.2])
+    assert ds.records[1].norm == 32 and ds.records[1].area == 1024
     assert ds.records[1].keypoints.tolist() == [[636, 476], [0, 0]] and ds.records[1].visibility.tolist() == [1, 0]
     # mouse2 frame 1: extent 20 x 60 -> pad 10 -> [290, 190] .. [330, 270]
     assert ds.records[2].bbox.tolist() == [290, 190, 40, 80]
@@ -265,16 +272,17 @@ def test_split_by_fraction(tmp_path: Path) -> None:
     train = DLCProject(root, split="train", val_fraction=0.25)
     val = DLCProject(root, split="val", val_fraction=0.25)
     train_ids, val_ids = [r.image_id for r in train.records], [r.image_id for r in val.records]
-    # round(8 * 0.25) = 2 frames to val; numpy default_rng(0).permutation(8) starts with 2, 4
-    assert len(val) == 2 and len(train) == 6 and sorted(val_ids) == [2, 4]
+    # a frame is val when sha1(f"{seed}:{path}")[:8] / 2**64 < 0.25; seed 0 hashes of img000..img007:
+    # 0.604 0.781 0.287 0.570 0.342 0.152 0.188 0.946 -> img005, img006
+    assert len(val) == 2 and len(train) == 6 and sorted(val_ids) == [5, 6]
     assert set(train_ids).isdisjoint(val_ids) and sorted(train_ids + val_ids) == list(range(8))
-    # deterministic for a seed; another seed, another split (default_rng(1).permutation(8)[:2] = 5, 0)
+    # deterministic for a seed; seed 1: 0.790 0.454 0.677 0.933 0.744 0.644 0.549 0.135 -> img007
     assert [r.image_id for r in DLCProject(root, split="val", val_fraction=0.25).records] == val_ids
-    assert sorted(r.image_id for r in DLCProject(root, split="val", val_fraction=0.25, split_seed=1).records) == [0, 5]
+    assert sorted(r.image_id for r in DLCProject(root, split="val", val_fraction=0.25, split_seed=1).records) == [7]
     # both splits share the meta (input size from every frame)
     assert train.meta == val.meta
     assert len(DLCProject(root, split="all", val_fraction=0.25)) == 8
-    # the default 0.1: round(0.8) = 1 frame
+    # the default 0.1: no hash below 0.1, so the smallest (img005) keeps val non-empty
     assert len(DLCProject(root, split="val")) == 1 and len(DLCProject(root, split="train")) == 7
     with pytest.raises(ValueError, match="no validation frames; set dataset.val_fraction=0.1 or dataset.val_csv"):
         DLCProject(root, split="val", val_fraction=0)
@@ -333,6 +341,22 @@ def test_non_numeric_cell_names_csv_and_line(tmp_path: Path) -> None:
     # the datamodule summary reports the skipped frame
     dm = KeypointDataModule(train=ds, batch_size=2, num_workers=0)
     assert "train: 7 instances on 7 images, 1 bad samples skipped" in dm.summary()
+
+
+def test_a_skipped_frame_is_reported_once_for_both_splits(tmp_path: Path, caplog) -> None:
+    """The train and val split both read every label file; the bad row is logged once (before: twice)."""
+    root = single_project(tmp_path / "p")
+    csv = root / "labeled-data" / "vid1" / "CollectedData_Alice.csv"
+    lines = csv.read_text().splitlines()
+    lines[5] = "labeled-data/vid1/img002.png,12,20,5,oops,7.25,8,40,32"
+    csv.write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING, logger="lit_heatmap.data"):
+        train = DLCProject(root, split="train", val_fraction=0.25, on_bad_sample="skip")
+        val = DLCProject(root, split="val", val_fraction=0.25, on_bad_sample="skip")
+    assert train.num_skipped == val.num_skipped == 1  # each split knows (its datamodule summary says so)
+    told = [r.getMessage() for r in caplog.records]
+    assert sum("skipping bad sample" in m and f"{csv}:6" in m for m in told) == 1
+    assert sum("skipped 1 bad sample(s)" in m for m in told) == 1
 
 
 # ---------------------------------------------------------------------------------------------- flip
@@ -437,12 +461,12 @@ def test_whole_frame_helpers() -> None:
     assert is_whole_frame([5, 5, 630, 470], 640, 480)  # within 2 % of every side
     assert not is_whole_frame([0, 0, 600, 480], 640, 480)
     assert not is_whole_frame([100, 50, 120, 300], 640, 480)
-    t = fit_transform(None, [(640, 480)])
+    t = with_default_sizes(None, [(640, 480)])
     assert t.input_size == (320, 256) and t.padding == 1.0 and not t.train
-    t = fit_transform(None, None)
+    t = with_default_sizes(None, None)
     assert t.input_size == (192, 256) and t.padding == 1.25
     fixed = KeypointTransform(input_size=(64, 64), padding=1.1)
-    assert fit_transform(fixed, [(640, 480)]) is fixed
+    assert with_default_sizes(fixed, [(640, 480)]) is fixed
 
 
 def test_collate_and_datamodule(tmp_path: Path) -> None:
@@ -457,8 +481,8 @@ def test_collate_and_datamodule(tmp_path: Path) -> None:
     assert "train: 6 instances on 6 images" in dm.summary() and "val: 2 instances on 2 images" in dm.summary()
     b = next(iter(dm.train_dataloader()))
     assert b["image"].shape == (4, 3, 256, 320) and len(dm.train_dataloader()) == 1  # 6 // 4, drop_last
-    gt = dm.ground_truth("val")
-    assert sorted(img["id"] for img in gt["images"]) == [2, 4] and len(gt["annotations"]) == 2
+    gt = dm.ground_truth("val")  # val frames as in test_split_by_fraction
+    assert sorted(img["id"] for img in gt["images"]) == [5, 6] and len(gt["annotations"]) == 2
 
 
 # ----------------------------------------------------------------------------- CocoFormat whole frames

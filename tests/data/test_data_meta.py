@@ -297,8 +297,6 @@ def test_resolve_name_styles(names: list[str]) -> None:
         (["L1", "R1"], "L1, R1"),
         (["LH", "RH", "LF", "RF"], "LH, RH, LF, RF"),
         (["FLpaw", "FRpaw", "HLpaw", "HRpaw"], "FLpaw, FRpaw, HLpaw, HRpaw"),
-        (["LEar", "REar"], "LEar, REar"),
-        (["EarL", "EarR"], "EarL, EarR"),
         (["paw_fl", "paw_fr", "hl", "hr"], "paw_fl, paw_fr, hl, hr"),
         (["corner_TL", "corner_TR", "corner_BL", "corner_BR"], "corner_TL, corner_TR, corner_BL, corner_BR"),
         (["nose", "lhip", "rhip"], "lhip (l/r twin of rhip), rhip (l/r twin of lhip)"),
