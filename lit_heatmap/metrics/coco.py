@@ -16,21 +16,17 @@ only in ``compute()``, after all ranks' states are gathered. This is what top-do
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from lit_heatmap.metrics.functional.coco import (
-    eval_packed,
-    pack_detections,
-    pack_targets,
-)
+from lit_heatmap.metrics._base import KeypointMetric
+from lit_heatmap.metrics.functional.coco import KEYS, eval_packed, pack_detections, pack_targets
 from lit_heatmap.metrics.functional.oks import as_sigmas, keypoint_oks
-from lit_heatmap.metrics.functional.shared import check_keypoint_inputs
 
 
 class _DatasetSigmas:
@@ -63,11 +59,16 @@ class KeypointAP(_DatasetSigmas, Metric):
 
     ``compute()`` returns ``{"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"}``
     (float64 scalars; -1 where COCO gives -1, e.g. no medium GT).
+
+    An image-level metric (:attr:`scores_images`): :class:`~lit_heatmap.metrics.KeypointEvaluator`
+    scores it with :meth:`score_images` on a split's predictions after the top-down protocol.
     """
 
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    #: scored per split by :meth:`score_images` (see :mod:`lit_heatmap.metrics._base`)
+    scores_images: ClassVar[bool] = True
 
     def __init__(self, sigmas: Sequence[float] | None = None, max_dets: int = 20, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -98,9 +99,12 @@ class KeypointAP(_DatasetSigmas, Metric):
         gt = dim_zero_cat(self.groundtruths) if len(self.groundtruths) else torch.zeros(0)
         det = det.reshape(-1, 2 * k + 2).to(torch.float64)
         gt = gt.reshape(-1, 3 * k + 7).to(torch.float64)
+        if not self.update_called:
+            raise RuntimeError(f"{type(self).__name__}.compute() called before update()")
         if det.shape[0] == 0 and gt.shape[0] == 0:
             raise RuntimeError(
-                f"{type(self).__name__}.compute() called before update() (no predictions and no targets)"
+                f"{type(self).__name__}: nothing to score: the {self.update_count} update(s) held no predictions "
+                "and no ground truth"
             )
         if int(self.num_nonfinite) > 0:
             warnings.warn(
@@ -109,25 +113,44 @@ class KeypointAP(_DatasetSigmas, Metric):
                 RuntimeWarning,
                 stacklevel=2,
             )
-        res = eval_packed(det, gt, k, self.sigmas, self.max_dets)
-        return {key: res[key] for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")}
+        return self._summary(det, gt)
+
+    def score_images(
+        self, results: Mapping[str, Tensor], ground_truth: Tensor, seen_only: bool = False
+    ) -> dict[str, Tensor]:
+        """The numbers of ``compute()`` for a split, without touching the states.
+
+        Args:
+            results: the split's predictions after the top-down protocol: ``image_id (N,)``,
+                ``keypoints (N, K, 2)``, ``score (N,)`` (other keys are ignored).
+            ground_truth: ``(M, 3K+7)`` rows of :func:`~lit_heatmap.metrics.functional.coco.pack_ground_truth`
+                (every image of the split).
+            seen_only: score the images that received predictions only.
+        """
+        det = pack_detections(
+            [{"image_id": results["image_id"], "keypoints": results["keypoints"], "scores": results["score"]}],
+            self.num_keypoints,
+        )
+        return self._summary(det, ground_truth.to(det.device), seen_only)
+
+    def _summary(self, det: Tensor, gt: Tensor, seen_only: bool = False) -> dict[str, Tensor]:
+        res = eval_packed(det, gt, self.num_keypoints, self.sigmas, self.max_dets, seen_only)
+        return {key: res[key] for key in KEYS}
 
 
-class MeanOKS(_DatasetSigmas, Metric):
+class MeanOKS(_DatasetSigmas, KeypointMetric):
     """Mean per-instance OKS between paired predictions and GT (top-down validation with GT boxes).
 
     Cheap alternative to :class:`KeypointAP` during training: no matching, one OKS per instance.
     Instances without labelled keypoints are excluded. Non-finite predicted keypoints score 0 for
-    that keypoint (a miss) and are counted in ``num_nonfinite``.
+    that keypoint (a miss), are counted in ``num_nonfinite`` and warned about (the shared base).
 
     ``update(preds (B,K,2), target (B,K,2), visibility (B,K), *, area=None (B,), bbox=None (B,4), ...)``:
     the OKS scale is ``area``, or the box ``w*h`` when ``area`` is None.
     ``compute()`` returns a float64 scalar tensor.
     """
 
-    is_differentiable = False
     higher_is_better = True
-    full_state_update = False
 
     def __init__(self, sigmas: Sequence[float] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -135,40 +158,21 @@ class MeanOKS(_DatasetSigmas, Metric):
         self.explicit_sigmas = sigmas is not None
         self.add_state("oks_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0), dist_reduce_fx="sum")
-        self.add_state("num_nonfinite", default=torch.tensor(0), dist_reduce_fx="sum")
 
-    def update(  # type: ignore[override]
-        self,
-        preds: Tensor,
-        target: Tensor,
-        visibility: Tensor,
-        *,
-        bbox: Tensor | None = None,
-        norm: Tensor | None = None,
-        area: Tensor | None = None,
-        subsets: Tensor | None = None,
-    ) -> None:
-        """Accumulate OKS of a batch. ``norm`` and ``subsets`` are accepted and unused."""
-        check_keypoint_inputs(preds, target, visibility, type(self).__name__)
+    def _update(self, preds: Tensor, target: Tensor, visibility: Tensor, **kw: Any) -> None:
+        """OKS of a batch; ``norm`` and ``subsets`` are unused."""
         if preds.shape[1] != self.sigmas.numel():
             raise ValueError(f"MeanOKS has {self.sigmas.numel()} sigmas but preds have K={preds.shape[1]}")
+        area, bbox = kw["area"], kw["bbox"]
         if area is None:
             if bbox is None:
                 raise ValueError("MeanOKS.update needs `area` (B,) or `bbox` (B, 4) for the OKS scale")
             area = bbox[:, 2].double() * bbox[:, 3].double()
         vals = keypoint_oks(preds, target, visibility, area.reshape(-1), self.sigmas)
         ok = ~torch.isnan(vals)
-        self.num_nonfinite = self.num_nonfinite + (~torch.isfinite(preds) & (visibility > 0)[..., None]).any(-1).sum()
         self.oks_sum = self.oks_sum + vals[ok].sum()
         self.count = self.count + ok.sum()
 
     def compute(self) -> Tensor:
-        if int(self.count) == 0:
-            raise RuntimeError("MeanOKS.compute() called before update() (or no instance had labelled keypoints)")
-        if int(self.num_nonfinite) > 0:
-            warnings.warn(
-                f"MeanOKS: {int(self.num_nonfinite)} non-finite predicted keypoint(s) counted as misses",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        self._check_computable()
         return self.oks_sum / self.count

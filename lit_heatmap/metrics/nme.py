@@ -17,6 +17,7 @@ from lit_heatmap.metrics.functional.nme import (
     nme_stats,
     per_sample_nme,
 )
+from lit_heatmap.metrics.functional.shared import check_normalize, check_positive
 
 
 class NME(KeypointMetric):
@@ -48,6 +49,8 @@ class NME(KeypointMetric):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_normalize(normalize, ("inter_ocular", "inter_pupil", "bbox", "norm"), "NME")
+        check_positive(failure_threshold, "failure_threshold", "NME")
         self.normalize = normalize if isinstance(normalize, str) else tuple(normalize)
         self.indices = None if indices is None else tuple(indices)
         self.failure_threshold = float(failure_threshold)

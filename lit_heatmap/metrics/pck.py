@@ -17,6 +17,7 @@ from lit_heatmap.metrics.functional.pck import (
     pck_normalizer,
     pck_per_keypoint,
 )
+from lit_heatmap.metrics.functional.shared import check_normalize, check_positive
 
 
 class PCK(KeypointMetric):
@@ -47,7 +48,8 @@ class PCK(KeypointMetric):
         super().__init__(**kwargs)
         if average not in ("macro", "micro"):
             raise ValueError(f"PCK: average must be 'macro' or 'micro', got {average!r}")
-        self.threshold = float(threshold)
+        self.threshold = check_positive(threshold, "threshold", type(self).__name__)
+        check_normalize(normalize, ("bbox", "head", "torso", "norm"), type(self).__name__)
         self.normalize = normalize if isinstance(normalize, str) else tuple(normalize)
         self.average = average
         self.indices = None if indices is None else tuple(indices)

@@ -54,6 +54,9 @@ def test_eval_reproduces_the_training_validation(make_cfg, trained, tmp_path: Pa
     assert metrics["val/PCK@0.05"] == pytest.approx(score, abs=1e-6)
     written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert written["metrics"]["val/PCK@0.05"] == pytest.approx(score, abs=1e-6) and written["split"] == "val"
+    # the predictions behind them: one COCO result per instance of the one val batch (8 people)
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert len(results) == 8 and all(len(r["keypoints"]) == 3 * 14 and len(r["bbox"]) == 4 for r in results)
 
 
 def _image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -142,7 +145,9 @@ def test_predict_coco_images_with_detections(make_cfg, trained, tmp_path: Path, 
 def test_wandb_offline_run_files(make_cfg, tmp_path: Path) -> None:
     import wandb
 
-    cfg = make_cfg(["logger=wandb", "trainer.max_epochs=2"], out=tmp_path)
+    # 2 epochs of 2 steps, validated after each (the default cadence would validate once, at the end)
+    cadence = ["trainer.val_check_interval=2", "callbacks.run_schedule.min_seconds=0"]
+    cfg = make_cfg(["logger=wandb", "trainer.max_epochs=2", *cadence], out=tmp_path)
     train(cfg)
     assert wandb.run is None  # closed, so the next multirun job starts its own run
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
@@ -165,9 +170,9 @@ def test_wandb_offline_run_files(make_cfg, tmp_path: Path) -> None:
 
 def test_eval_coco_detected_boxes_matches_pycocotools(make_cfg, tmp_path: Path, coco_root: Path) -> None:
     """COCO AP with detected boxes, every detection of one image removed: lit-heatmap-eval's 10 numbers
-    equal pycocotools' COCOeval on the results JSON that lit-heatmap-predict writes for the same
-    checkpoint and boxes (after rescoring and OKS-NMS), over EVERY image id of the annotation file: the
-    people of the image without detections count as misses."""
+    equal pycocotools' COCOeval on the results.json eval writes beside metrics.json, and on the results
+    JSON that lit-heatmap-predict writes for the same checkpoint and boxes (after rescoring and OKS-NMS),
+    over EVERY image id of the annotation file: the people of the image without detections count as misses."""
     pytest.importorskip("pycocotools")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -216,11 +221,16 @@ def test_eval_coco_detected_boxes_matches_pycocotools(make_cfg, tmp_path: Path, 
     assert 0 < len(results) <= len(all_dets) - sum(d["image_id"] == 785 for d in all_dets)
     assert 785 not in {r["image_id"] for r in results}
 
+    written = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert len(written) == len(results) and {r["image_id"] for r in written} == {r["image_id"] for r in results}
+    assert all(len(r["keypoints"]) == 3 * 17 and len(r["bbox"]) == 4 and r["category_id"] == 1 for r in written)
+
     gt = COCO(str(coco_root / "annotations" / "person_keypoints_val2017.json"))
-    dt = gt.loadRes([{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in results])
-    ev = COCOeval(gt, dt, "keypoints")
-    ev.params.imgIds = sorted(gt.getImgIds())  # all 4 images, 785 included
-    ev.evaluate(), ev.accumulate(), ev.summarize()
     names = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
-    for name, ref in zip(names, ev.stats):
-        assert ours[f"val/{name}"] == pytest.approx(float(ref), abs=1e-6), name
+    for source in (written, results):
+        dt = gt.loadRes([{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in source])
+        ev = COCOeval(gt, dt, "keypoints")
+        ev.params.imgIds = sorted(gt.getImgIds())  # all 4 images, 785 included
+        ev.evaluate(), ev.accumulate(), ev.summarize()
+        for name, ref in zip(names, ev.stats):
+            assert ours[f"val/{name}"] == pytest.approx(float(ref), abs=1e-6), name

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
+from torchmetrics import Metric
 
 from lit_heatmap.data import CocoFormat
 from lit_heatmap.metrics import EPE, KeypointAP, KeypointEvaluator, MeanOKS
+from lit_heatmap.metrics.functional.coco import pack_ground_truth, pack_targets
 from tests.metrics.metrics_coco_oracle import (
     COCO_SIGMAS,
     STAT_KEYS,
@@ -30,14 +33,27 @@ def rescored(det: dict, thr: float = 0.2) -> float:
     return det["box_score"] * (float(above.mean()) if above.size else 0.0)
 
 
+INPUT_W, INPUT_H = 6, 8  # the network input of the fake batches
+
+
+def crop_scale(det: dict) -> float:
+    """The float32 scale of a detection's crop: its affine is ``diag(s, s)``, its crop area ``s^2 * 48``."""
+    return float(np.float32(det.get("crop_scale", 10.0)))
+
+
 def batch_of(dets: list[dict]) -> tuple[torch.Tensor, torch.Tensor, dict]:
     kp = torch.tensor([d["keypoints"] for d in dets], dtype=torch.float64).reshape(-1, K, 3)
+    n = len(dets)
+    affine = torch.zeros(n, 2, 3)
+    affine[:, 0, 0] = affine[:, 1, 1] = torch.tensor([crop_scale(d) for d in dets])
     batch = {
         "image_id": torch.tensor([d["image_id"] for d in dets]),
         "score": torch.tensor([d["box_score"] for d in dets], dtype=torch.float32),
-        "orig_keypoints": torch.zeros(len(dets), K, 2),
-        "orig_visibility": torch.zeros(len(dets), K),  # detected boxes: no paired ground truth
-        "bbox": torch.zeros(len(dets), 4),
+        "orig_keypoints": torch.zeros(n, K, 2),
+        "orig_visibility": torch.zeros(n, K),  # detected boxes: no paired ground truth
+        "bbox": torch.zeros(n, 4),
+        "affine": affine,
+        "image": torch.zeros(n, 0, INPUT_H, INPUT_W),  # only its size is read
     }
     return kp[..., :2].float(), kp[..., 2].float(), batch
 
@@ -51,15 +67,19 @@ def case(seed: int) -> tuple[dict, list[dict]]:
         kp[:, :2] = kp[:, :2].astype(np.float32)  # what the evaluator sees (float32 decode)
         kp[:, 2] = kp[:, 2].astype(np.float32)
         d["keypoints"] = kp.reshape(-1).tolist()
+        extent = np.ptp(kp[:, 0]) * np.ptp(kp[:, 1])
+        d["crop_scale"] = float(np.sqrt(extent * rng.uniform(1.0, 3.0) / (INPUT_W * INPUT_H)))  # a padded box
     return gt, dets
 
 
 def oracle(gt: dict, dets: list[dict], nms: float | None, sigmas=COCO_SIGMAS, img_ids=None) -> np.ndarray:
-    """Rescore, greedy OKS-NMS per image (plain NumPy reference), pycocotools over every GT image."""
+    """Rescore, greedy OKS-NMS per image with the crop areas (plain NumPy reference), pycocotools over
+    every GT image."""
     scores = np.array([rescored(d) for d in dets])
     kp = np.array([d["keypoints"] for d in dets], dtype=np.float64).reshape(-1, K, 3)
     ids = np.array([d["image_id"] for d in dets])
-    keep = ref_nms(kp[..., :2], scores, ids, np.asarray(sigmas), nms) if nms is not None else np.ones(len(dets), bool)
+    areas = np.array([crop_scale(d) ** 2 * INPUT_W * INPUT_H for d in dets])
+    keep = ref_nms(kp[..., :2], scores, ids, np.asarray(sigmas), nms, areas)
     cat = gt["categories"][0]["id"]
     res = [
         {
@@ -92,6 +112,27 @@ def evaluate(gt: dict, dets: list[dict], nms: float | None, seen_only=False, sig
 def test_protocol_equals_rescore_nms_pycocotools(seed: int, nms) -> None:
     gt, dets = case(seed)
     np.testing.assert_allclose(evaluate(gt, dets, nms), oracle(gt, dets, nms), atol=1e-9)
+
+
+def test_nms_areas_are_the_crop_areas() -> None:
+    """The results kept (``keep_results``) are the reference's with the crop areas of the batches'
+    ``affine``, and for these cases not those with the keypoints' extent."""
+    differ = 0
+    for seed, thr in ((3, 0.5), (8, 0.5), (13, 0.9), (15, 0.9), (0, 0.9)):
+        gt, dets = case(seed)
+        ev = KeypointEvaluator({"AP": KeypointAP()}, K, nms_threshold=thr, keep_results=True)
+        ev.set_ground_truth(gt)
+        ev.update(*batch_of(dets))
+        ev.compute()
+        scores = np.array([rescored(d) for d in dets])
+        kp = np.array([d["keypoints"] for d in dets], dtype=np.float64).reshape(-1, K, 3)[..., :2]
+        ids = np.array([d["image_id"] for d in dets])
+        areas = np.array([crop_scale(d) ** 2 * INPUT_W * INPUT_H for d in dets])
+        keep = ref_nms(kp, scores, ids, np.asarray(COCO_SIGMAS), thr, areas)
+        assert ev.results["image_id"].tolist() == ids[keep].tolist(), seed
+        np.testing.assert_allclose(ev.results["score"].numpy(), scores[keep], rtol=1e-6)
+        differ += not np.array_equal(keep, ref_nms(kp, scores, ids, np.asarray(COCO_SIGMAS), thr))
+    assert differ == 4
 
 
 def test_images_without_detections_count_as_misses() -> None:
@@ -232,3 +273,53 @@ def test_skipped_annotation_leaves_the_targets(tmp_path: Path) -> None:
         )
     )
     assert float(ev.compute()["AP"]) == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------- the contracts: image-level metrics, packing
+class CountKept(Metric):
+    """A new image-level metric: declared by ``scores_images``, scored by ``score_images`` only."""
+
+    scores_images: ClassVar[bool] = True
+
+    def update(self, *args, **kwargs) -> None:
+        raise AssertionError("the evaluator never updates an image-level metric")
+
+    def compute(self) -> None:
+        raise AssertionError("the evaluator never computes an image-level metric")
+
+    def score_images(self, results: dict, ground_truth: torch.Tensor, seen_only: bool = False) -> dict:
+        seen = torch.isin(ground_truth[:, -1], results["image_id"].double()) if seen_only else slice(None)
+        return {"kept": torch.tensor(len(results["image_id"])), "gt": torch.tensor(len(ground_truth[seen]))}
+
+
+def test_a_new_image_level_metric_needs_no_evaluator_change() -> None:
+    gt, dets = case(3)
+    ev = KeypointEvaluator({"n": CountKept(), "AP": KeypointAP()}, K, nms_threshold=0.5, keep_results=True)
+    assert ev.needs_ground_truth and KeypointEvaluator({"n": CountKept()}, K).needs_ground_truth
+    assert not KeypointEvaluator({"EPE": EPE()}, K).needs_ground_truth
+    ev.set_ground_truth(gt)
+    ev.update(*batch_of(dets))
+    out = ev.compute()
+    assert int(out["kept"]) == len(ev.results["image_id"]) < len(dets)
+    assert int(out["gt"]) == len(gt["annotations"])
+    np.testing.assert_allclose([float(out[k]) for k in STAT_KEYS], oracle(gt, dets, 0.5), atol=1e-9)
+    seen = {d["image_id"] for d in dets}
+    assert int(ev.compute(seen_only=True)["gt"]) == sum(a["image_id"] in seen for a in gt["annotations"])
+
+
+def test_ground_truth_packing_names_the_annotation() -> None:
+    gt, _ = case(0)
+    bad = dict(gt, annotations=[dict(a) for a in gt["annotations"]])
+    bad["annotations"][0]["keypoints"] = bad["annotations"][0]["keypoints"][:-3]  # 16 keypoints
+    ann = bad["annotations"][0]
+    ev = KeypointEvaluator({"AP": KeypointAP()}, K)
+    with pytest.raises(ValueError, match=rf"annotation id {ann['id']} \(image {ann['image_id']}\).*\(M, K=17, 3\)"):
+        ev.set_ground_truth(bad)
+    bad["annotations"][0] = dict(gt["annotations"][0], bbox=[0.0, float("nan"), 3.0, 4.0])
+    with pytest.raises(ValueError, match=rf"annotation id {ann['id']} .*non-finite"):
+        ev.set_ground_truth(bad)
+    # a missing area is the box's, a missing or null iscrowd 0: the rows of KeypointAP's packer
+    plain = {"image_id": 5, "keypoints": [1.0, 2.0, 2.0] * K, "bbox": [0.0, 0.0, 3.0, 4.0], "iscrowd": None}
+    rows = pack_ground_truth({"annotations": [plain]}, K)
+    same = pack_targets([{"image_id": 5, "keypoints": torch.tensor([[1.0, 2.0, 2.0]] * K), "bbox": [0, 0, 3, 4]}], K)
+    assert torch.equal(rows, same) and rows[0, 3 * K + 4 :].tolist() == [12.0, 0.0, 5.0]

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from lit_heatmap.data.geometry import bbox_to_center_size, crop_matrix, invert_affine
 from lit_heatmap.facts import COCO_SIGMAS
 from lit_heatmap.metrics.functional.topdown import (
+    crop_areas,
     keypoint_areas,
-    nms_oks,
     oks_nms,
+    pairwise_nms_oks,
     rescore,
     topdown_results,
 )
@@ -205,7 +207,7 @@ def test_nms_oks_golden() -> None:
     kp = torch.tensor([[[0.0, 0.0], [4.0, 3.0]], [[1.0, 1.0], [4.0, 3.0]]], dtype=torch.float64)
     areas = keypoint_areas(kp)
     assert areas.tolist() == [12.0, 6.0]
-    oks = nms_oks(kp, areas, SIG2)
+    oks = pairwise_nms_oks(kp, areas, SIG2)
     assert oks.shape == (2, 2)
     assert oks[0, 1].item() == pytest.approx(0.947419658407185, abs=1e-14)
     assert oks[1, 0].item() == oks[0, 1].item()
@@ -219,7 +221,7 @@ def test_nms_oks_golden() -> None:
 def test_keypoint_areas_and_batch_shape() -> None:
     kp = torch.tensor([[[[1.0, 5.0], [4.0, 2.0], [2.0, 9.0]]]])  # (1, 1, 3, 2): x 1..4, y 2..9
     assert keypoint_areas(kp).tolist() == [[21.0]]
-    assert nms_oks(torch.zeros(3, 4, 2, 2), torch.ones(3, 4), SIG2).shape == (3, 4, 4)
+    assert pairwise_nms_oks(torch.zeros(3, 4, 2, 2), torch.ones(3, 4), SIG2).shape == (3, 4, 4)
 
 
 def test_ties_in_score() -> None:
@@ -244,7 +246,7 @@ def test_single_identical_and_exact_threshold() -> None:
     assert ours(_pose(0, 0)[None], np.array([0.1]), np.array([3]), SIG2, 0.0).tolist() == [True]
     # two identical instances: OKS is exactly 1 (exp(0) twice, / 2)
     same = np.stack([_pose(0, 0), _pose(0, 0)])
-    assert nms_oks(torch.as_tensor(same), keypoint_areas(torch.as_tensor(same)), SIG2)[0, 1].item() == 1.0
+    assert pairwise_nms_oks(torch.as_tensor(same), keypoint_areas(torch.as_tensor(same)), SIG2)[0, 1].item() == 1.0
     assert ours(same, np.array([0.3, 0.7]), ids, SIG2, 0.9).tolist() == [False, True]
     assert ours(same, np.array([0.7, 0.7]), ids, SIG2, 0.9).tolist() == [False, True]  # tie: later first
     for f32 in (True, False):
@@ -252,7 +254,7 @@ def test_single_identical_and_exact_threshold() -> None:
     # OKS exactly 0.5: one keypoint identical (exp(0) = 1), the other 10^4 px away (exp(-huge) = 0)
     half = np.stack([_pose(0, 0), np.array([[0.0, 0.0], [1e4, 30.0]])])
     areas = np.array([1200.0, 1200.0])
-    oks = nms_oks(torch.as_tensor(half), torch.as_tensor(areas), SIG2)[0, 1].item()
+    oks = pairwise_nms_oks(torch.as_tensor(half), torch.as_tensor(areas), SIG2)[0, 1].item()
     assert oks == 0.5
     for f32 in (True, False):
         below = np.nextafter(np.float32(0.5), np.float32(0)) if f32 else np.nextafter(0.5, 0.0)  # 1 ulp below
@@ -268,7 +270,7 @@ def test_float32_comparison_as_mmpose() -> None:
     dx = math.sqrt(-2.0 * math.log(target))
     kpts = np.array([[[0.0, 0.0]], [[dx, 0.0]]])
     areas, sig, ids, sc = np.ones(2), np.array([0.5]), np.zeros(2, dtype=int), np.array([0.9, 0.1])
-    oks = nms_oks(torch.as_tensor(kpts), torch.as_tensor(areas), sig)[0, 1].item()
+    oks = pairwise_nms_oks(torch.as_tensor(kpts), torch.as_tensor(areas), sig)[0, 1].item()
     assert 0.9 < oks < 0.900000006 and np.float32(oks) == np.float32(0.9)
     assert ref_nms(kpts, sc, ids, sig, 0.9, areas, float32_oks=True).tolist() == [True, True]
     assert ref_nms(kpts, sc, ids, sig, 0.9, areas, float32_oks=False).tolist() == [True, False]
@@ -349,8 +351,69 @@ def test_topdown_results_rescoring_decides_the_survivor() -> None:
     # instance 2: box 0.5, keypoints (0.1, 0.1) -> 0 (kept: nothing near it)
     ks = torch.tensor([[0.1, 0.3], [0.5, 0.7], [0.1, 0.1]], dtype=torch.float64)
     box = torch.tensor([0.9, 0.6, 0.5], dtype=torch.float64)
-    keep, scores = topdown_results(kpts, ks, box, torch.zeros(3, dtype=torch.long), SIG2)
+    keep, scores = topdown_results(kpts, ks, box, torch.zeros(3, dtype=torch.long), None, SIG2)
     np.testing.assert_allclose(scores.numpy(), [0.27, 0.36, 0.0], rtol=1e-12)
     assert keep.tolist() == [False, True, True]
-    keep_none, _ = topdown_results(kpts, ks, box, torch.zeros(3, dtype=torch.long), SIG2, nms_threshold=None)
+    keep_none, _ = topdown_results(kpts, ks, box, torch.zeros(3, dtype=torch.long), None, SIG2, nms_threshold=None)
     assert keep_none.tolist() == [True, True, True]
+
+
+# ----------------------------------------------------------------------------------------------------
+# The crop area: OKS-NMS's area for top-down predictions
+# ----------------------------------------------------------------------------------------------------
+
+
+def _crop_affine(bbox, input_size=(192, 256), padding=1.25, rotation=0.0, flip=False) -> torch.Tensor:
+    """The sample's ``affine`` (input -> original px) for a box, as the data pipeline builds it."""
+    center, size = bbox_to_center_size(bbox, input_size, padding)
+    return torch.from_numpy(invert_affine(crop_matrix(center, size, input_size, rotation, flip)))
+
+
+def test_crop_areas_golden() -> None:
+    # a 100 x 50 box, input 192 x 256 (w / h = 0.75): 100 > 0.75 * 50, so the height becomes 100 / 0.75 =
+    # 133.33; padded by 1.25: 125 x 166.67 px, area 125 * 500 / 3 = 62500 / 3 = 20833.33
+    want = 62500.0 / 3.0
+    plain = _crop_affine([10.0, 20.0, 100.0, 50.0])
+    assert crop_areas(plain, (192, 256)).item() == pytest.approx(want, rel=1e-12)
+    turned = _crop_affine([10.0, 20.0, 100.0, 50.0], rotation=30.0, flip=True)  # det < 0: the area stays
+    assert crop_areas(turned, (192, 256)).item() == pytest.approx(want, rel=1e-12)
+    assert crop_areas(plain.float(), (192, 256)).item() == pytest.approx(want, rel=1e-6)  # a batch's float32
+    # by hand: scale 0.5 in x, 2 in y (det 1) over a 10 x 20 input: 200 px^2; batch shape kept
+    hand = torch.tensor([[0.5, 0.0, 3.0], [0.0, 2.0, 4.0]])
+    out = crop_areas(hand.expand(2, 3, 2, 3), (10, 20))
+    assert out.shape == (2, 3) and out.dtype == torch.float64 and out.unique().tolist() == [200.0]
+
+
+def test_crop_areas_decide_nms_as_in_mmpose() -> None:
+    """Two 40 x 30 poses 8 px apart on both axes: with the keypoint extent (area 1200) their OKS is
+    0.878 and both stay; with the crop box (40 x 30 -> 40 x 53.33 -> x 1.25: 50 x 66.67, area 3333.33)
+    it is (exp(-128 / 6666.67) + exp(-512 / 6666.67)) / 2 = (0.980983 + 0.926075) / 2 = 0.953529 > 0.9."""
+    kpts = np.stack([_pose(0, 0), _pose(8, 8)])
+    area = crop_areas(torch.stack([_crop_affine([0.0, 0.0, 40.0, 30.0])] * 2), (192, 256))
+    assert area.tolist() == pytest.approx([10000.0 / 3] * 2, rel=1e-12)
+    assert pairwise_nms_oks(torch.as_tensor(kpts), area, SIG2)[0, 1].item() == pytest.approx(0.953529, abs=1e-6)
+    ks = torch.tensor([[0.9, 0.9], [0.5, 0.5]], dtype=torch.float64)
+    one = torch.zeros(2, dtype=torch.long)
+    box = torch.ones(2, dtype=torch.float64)
+    assert topdown_results(torch.as_tensor(kpts), ks, box, one, None, SIG2)[0].tolist() == [True, True]
+    assert topdown_results(torch.as_tensor(kpts), ks, box, one, area, SIG2)[0].tolist() == [True, False]
+    assert ref_nms(kpts, ks.mean(1).numpy(), one.numpy(), SIG2, 0.9, area.numpy()).tolist() == [True, False]
+
+
+def test_topdown_results_with_given_areas_match_reference() -> None:
+    """Rescoring (written out) then MMPose's oks_nms with given areas, the plain-loop reference."""
+    for seed in range(4):
+        rng = np.random.default_rng(100 + seed)
+        kpts, _, img, sigmas, areas = random_case(rng, given_areas=True)
+        ks = rng.uniform(0, 1, kpts.shape[:2]).astype(np.float32)
+        box = rng.uniform(0.3, 1, len(img))
+        above = np.where(ks > np.float32(0.2), ks.astype(np.float64), 0.0)
+        n_above = (ks > np.float32(0.2)).sum(1)
+        score = box * np.where(n_above > 0, above.sum(1) / np.maximum(n_above, 1), 0.0)
+        args = (torch.as_tensor(kpts), torch.as_tensor(ks), torch.as_tensor(box), torch.as_tensor(img))
+        keep, got = topdown_results(*args, torch.as_tensor(areas), torch.as_tensor(sigmas))
+        np.testing.assert_allclose(got.numpy(), score, rtol=1e-12)
+        ref = ref_nms(kpts, got.numpy(), img, sigmas, 0.9, areas)
+        assert np.array_equal(keep.numpy(), ref) and 0 < ref.sum() < len(ref), seed
+        # the areas matter: the keypoint extent keeps another set
+        assert not np.array_equal(ref, ref_nms(kpts, got.numpy(), img, sigmas, 0.9)), seed

@@ -20,7 +20,7 @@ Semantics reproduced from pycocotools (``_prepare``, ``computeOks``, ``evaluateI
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from lit_heatmap.metrics.functional.oks import EPS, as_sigmas, oks_matrix
-from lit_heatmap.metrics.functional.shared import group_rank
+from lit_heatmap.metrics.functional.shared import check_finite_ground_truth, group_rank
 
 #: pycocotools' thresholds, built with numpy's linspace so every float64 bit agrees.
 OKS_THRESHOLDS = torch.from_numpy(np.linspace(0.5, 0.95, 10))
@@ -71,36 +71,67 @@ def pack_detections(preds: Sequence[dict], k: int, device: torch.device | None =
     return torch.cat(rows) if rows else torch.zeros(0, 2 * k + 2, dtype=torch.float64, device=device)
 
 
-def pack_targets(targets: Sequence[dict], k: int, device: torch.device | None = None) -> Tensor:
+def _target_rows(t: Mapping[str, Any], k: int, where: str, device: torch.device | None) -> Tensor:
+    """One target dict (an image's instances, or one COCO annotation with flat ``[x, y, v]*K``
+    keypoints) -> validated ``(M, 3K+7)`` rows; ``ValueError`` naming ``where``."""
+    kp = torch.as_tensor(_field(t, "keypoints", where), dtype=torch.float64, device=device)
+    if kp.ndim == 1 and kp.numel() == 3 * k:
+        kp = kp.reshape(k, 3)
+    if kp.ndim == 2:
+        kp = kp[None]
+    if kp.ndim != 3 or kp.shape[-1] != 3 or kp.shape[1] != k:
+        raise ValueError(f"{where}['keypoints'] must be (M, K={k}, 3) with (x, y, v), got {tuple(kp.shape)}")
+    m = kp.shape[0]
+    check_finite_ground_truth(kp[..., :2], kp[..., 2], where)
+    box = torch.as_tensor(_field(t, "bbox", where), dtype=torch.float64, device=kp.device).reshape(-1, 4)
+    area, crowd = t.get("area"), t.get("iscrowd")
+    area = box[:, 2] * box[:, 3] if area is None else torch.as_tensor(area, dtype=torch.float64, device=kp.device)
+    crowd = torch.zeros(m) if crowd is None else crowd
+    crowd = torch.as_tensor(crowd, dtype=torch.float64, device=kp.device).reshape(-1)
+    img = torch.as_tensor(_field(t, "image_id", where), dtype=torch.float64, device=kp.device).reshape(-1)
+    area = area.reshape(-1)
+    img = img.expand(m) if img.numel() == 1 else img
+    if not (box.shape[0] == area.numel() == crowd.numel() == img.numel() == m):
+        raise ValueError(f"{where}: bbox/area/iscrowd/image_id lengths do not match {m} instances")
+    row = torch.cat([kp.reshape(m, 3 * k), box, area[:, None], crowd[:, None], img[:, None]], 1)
+    if not bool(torch.isfinite(row).all()):
+        raise ValueError(f"{where} contains non-finite ground truth values (keypoints, bbox or area)")
+    return row
+
+
+def pack_targets(
+    targets: Sequence[Mapping[str, Any]],
+    k: int,
+    device: torch.device | None = None,
+    names: Sequence[str] | None = None,
+) -> Tensor:
     """Per-image target dicts -> ``(M, 3K+7)`` float64 rows ``[x, y, v]*K, bbox(4), area, iscrowd, image_id``.
 
-    ``area`` defaults to the box ``w*h`` and ``iscrowd`` to 0 when absent.
+    A dict holds ``image_id``, ``keypoints`` ``(M, K, 3)`` (or one instance: ``(K, 3)`` or flat
+    ``[x, y, v]*K``), ``bbox`` ``(M, 4)`` xywh and optionally ``area`` (default: the box ``w*h``) and
+    ``iscrowd`` (default 0). Errors name the dict by ``names[i]`` (default ``targets[i]``).
+
+    Raises:
+        ValueError: a missing key, a wrong shape or a non-finite value.
     """
-    rows = []
-    for i, t in enumerate(targets):
-        where = f"targets[{i}]"
-        kp = torch.as_tensor(_field(t, "keypoints", where), dtype=torch.float64, device=device)
-        if kp.numel() == 0:
-            continue
-        if kp.ndim == 2:
-            kp = kp[None]
-        if kp.ndim != 3 or kp.shape[-1] != 3 or kp.shape[1] != k:
-            raise ValueError(f"{where}['keypoints'] must be (M, K={k}, 3) with (x, y, v), got {tuple(kp.shape)}")
-        m = kp.shape[0]
-        box = torch.as_tensor(_field(t, "bbox", where), dtype=torch.float64, device=kp.device).reshape(-1, 4)
-        area = t.get("area")
-        area = box[:, 2] * box[:, 3] if area is None else torch.as_tensor(area, dtype=torch.float64, device=kp.device)
-        crowd = torch.as_tensor(t.get("iscrowd", torch.zeros(m)), dtype=torch.float64, device=kp.device)
-        img = torch.as_tensor(_field(t, "image_id", where), dtype=torch.float64, device=kp.device).reshape(-1)
-        area, crowd = area.reshape(-1), crowd.reshape(-1)
-        img = img.expand(m) if img.numel() == 1 else img
-        if not (box.shape[0] == area.numel() == crowd.numel() == img.numel() == m):
-            raise ValueError(f"{where}: bbox/area/iscrowd/image_id lengths do not match {m} instances")
-        row = torch.cat([kp.reshape(m, 3 * k), box, area[:, None], crowd[:, None], img[:, None]], 1)
-        if not bool(torch.isfinite(row).all()):
-            raise ValueError(f"{where} contains non-finite ground truth values")
-        rows.append(row)
+    names = names or [f"targets[{i}]" for i in range(len(targets))]
+    rows = [_target_rows(t, k, where, device) for t, where in zip(targets, names)]
     return torch.cat(rows) if rows else torch.zeros(0, 3 * k + 7, dtype=torch.float64, device=device)
+
+
+def pack_ground_truth(coco: Mapping[str, Any], k: int) -> Tensor:
+    """A COCO-style dict's ``annotations`` (``image_id``, ``keypoints`` ``[x, y, v]*K``, ``bbox``,
+    optional ``area`` and ``iscrowd``) -> the rows of :func:`pack_targets`, one per annotation.
+
+    Raises:
+        ValueError: an annotation with a wrong number of keypoint values or a non-finite value, naming
+            its id and image.
+    """
+    anns = list(coco.get("annotations", []))
+    names = [
+        f"ground truth annotation id {a.get('id', f'#{n}')} (image {a.get('image_id')})" for n, a in enumerate(anns)
+    ]
+    return pack_targets(anns, k, names=names)
 
 
 def coco_keypoint_eval(
@@ -268,10 +299,18 @@ def coco_keypoint_eval(
 
 
 def eval_packed(
-    det: Tensor, gt: Tensor, k: int, sigmas: Sequence[float] | Tensor | None = None, max_dets: int = 20
+    det: Tensor,
+    gt: Tensor,
+    k: int,
+    sigmas: Sequence[float] | Tensor | None = None,
+    max_dets: int = 20,
+    seen_only: bool = False,
 ) -> dict[str, Tensor]:
     """:func:`coco_keypoint_eval` of the packed rows of :func:`pack_detections` ``det (N, 2K+2)`` and
-    :func:`pack_targets` ``gt (M, 3K+7)``."""
+    :func:`pack_targets` ``gt (M, 3K+7)``; ``seen_only``: only the ground truth of images with a
+    detection (a partial epoch), instead of every image's."""
+    if seen_only:
+        gt = gt[torch.isin(gt[:, -1], det[:, -1])]
     return coco_keypoint_eval(
         det[:, -1],
         det[:, -2],

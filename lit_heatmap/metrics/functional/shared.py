@@ -22,6 +22,37 @@ def check_keypoint_inputs(preds: Tensor, target: Tensor, visibility: Tensor, nam
         )
     if visibility.shape != preds.shape[:2]:
         raise ValueError(f"{name}: visibility must be (B, K) = {tuple(preds.shape[:2])}, got {tuple(visibility.shape)}")
+    check_finite_ground_truth(target, visibility, name)
+
+
+def check_finite_ground_truth(target: Tensor, visibility: Tensor, name: str) -> None:
+    """Raise ``ValueError`` when a labelled keypoint (``visibility (..., K) > 0``) has a non-finite ground
+    truth coordinate in ``target (..., K, 2)``: a broken annotation, never a miss to score."""
+    bad = (visibility > 0) & ~torch.isfinite(target).all(-1)
+    if bool(bad.any()):
+        where = [tuple(int(i) for i in idx) for idx in torch.nonzero(bad)[:3].tolist()]
+        raise ValueError(
+            f"{name}: {int(bad.sum())} labelled keypoint(s) have NaN/inf ground truth (first (sample, keypoint): "
+            f"{where}); fix the annotation or mark the keypoint unlabelled (visibility 0)"
+        )
+
+
+def check_positive(value: float, key: str, name: str) -> float:
+    """``value`` as a float, raising ``ValueError`` unless it is finite and > 0."""
+    v = float(value)
+    if not (v > 0 and v != float("inf")):
+        raise ValueError(f"{name}: {key} must be a positive finite number, got {value!r}")
+    return v
+
+
+def check_normalize(normalize: object, allowed: tuple[str, ...], name: str) -> None:
+    """``normalize`` is one of ``allowed`` or a pair of keypoint indices (or index lists)."""
+    if isinstance(normalize, str):
+        if normalize not in allowed:
+            raise ValueError(f"{name}: normalize must be one of {allowed} or a pair of indices, got {normalize!r}")
+        return
+    if not isinstance(normalize, Sequence) or len(normalize) != 2:
+        raise ValueError(f"{name}: normalize must be one of {allowed} or a pair of indices, got {normalize!r}")
 
 
 def check_batch_vector(x: Tensor | None, b: int, key: str, name: str, width: int | None = None) -> Tensor:

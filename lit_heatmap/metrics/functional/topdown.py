@@ -6,9 +6,11 @@ For every detected person box the model predicts K keypoints with scores. Before
 1. :func:`rescore`: instance score = box score x mean of the keypoint scores ``> threshold`` (0.2);
    0 when no keypoint passes.
 2. :func:`oks_nms`: greedy NMS on those scores with MMPose's ``oks_iou`` (threshold 0.9), which is
-   *not* COCOeval's OKS: the scale is the mean of the two instances' areas, the mean runs over all K
-   keypoints, and the area of a prediction is the area of the box spanned by its keypoints
-   (:func:`keypoint_areas`).
+   *not* COCOeval's OKS: the scale is the mean of the two instances' areas and the mean runs over all
+   K keypoints. The area of a top-down prediction is that of the padded, aspect-fixed box its crop was
+   taken from (:func:`crop_areas`; HRNet's ``prod(scale * 200)``, MMPose 1.x's
+   ``prod(bbox_scales)``); only without boxes (bottom-up) does MMPose take the box spanned by the
+   keypoints (:func:`keypoint_areas`, the default of :func:`oks_nms`).
 
 :func:`topdown_results` applies both. Everything is vectorised over images in the style of
 :mod:`lit_heatmap.metrics.functional.coco`: instances are laid out in per-image slots in score order,
@@ -27,9 +29,9 @@ from torch import Tensor
 from lit_heatmap.metrics.functional.oks import EPS, as_sigmas
 from lit_heatmap.metrics.functional.shared import group_rank
 
-__all__ = ["keypoint_areas", "nms_oks", "oks_nms", "rescore", "topdown_results"]
+__all__ = ["crop_areas", "keypoint_areas", "oks_nms", "pairwise_nms_oks", "rescore", "topdown_results"]
 
-#: pairs per inner OKS block of :func:`nms_oks` (a few (b, S, S) float64 buffers that fit in L2)
+#: pairs per inner OKS block of :func:`pairwise_nms_oks` (a few (b, S, S) float64 buffers that fit in L2)
 _CACHE_PAIRS = 1 << 15
 
 
@@ -69,7 +71,23 @@ def keypoint_areas(keypoints: Tensor) -> Tensor:
     return (x.amax(-1) - x.amin(-1)) * (y.amax(-1) - y.amin(-1))
 
 
-def nms_oks(keypoints: Tensor, areas: Tensor, sigmas: Sequence[float] | Tensor | None = None) -> Tensor:
+def crop_areas(affine: Tensor, input_size: Sequence[int]) -> Tensor:
+    """Area in original pixels of the region each crop was taken from: the padded, aspect-fixed box.
+
+    Args:
+        affine: ``(..., 2, 3)`` input -> original px matrices (a sample's ``affine``; padding and aspect
+            fix are inside it, see :func:`lit_heatmap.data.geometry.crop_matrix`).
+        input_size: the network input ``(w, h)`` in px.
+
+    Returns:
+        ``(...)`` float64 ``|det(affine[..., :2])| * w * h`` (rotation and flip leave it unchanged).
+    """
+    lin = affine[..., :2].to(torch.float64)
+    det = lin[..., 0, 0] * lin[..., 1, 1] - lin[..., 0, 1] * lin[..., 1, 0]
+    return det.abs() * (float(input_size[0]) * float(input_size[1]))
+
+
+def pairwise_nms_oks(keypoints: Tensor, areas: Tensor, sigmas: Sequence[float] | Tensor | None = None) -> Tensor:
     """Pairwise OKS of MMPose's ``oks_iou`` (``vis_thr=None``) between the instances of each group.
 
     Args:
@@ -137,7 +155,7 @@ def oks_nms(
     """MMPose's ``oks_nms(kpts_db, thr, sigmas, vis_thr=None)`` for every image at once.
 
     Per image: instances in score order; the best remaining one is kept and every remaining
-    instance whose :func:`nms_oks` with it is ``> threshold`` is dropped (``<= threshold`` stays).
+    instance whose :func:`pairwise_nms_oks` with it is ``> threshold`` is dropped (``<= threshold`` stays).
 
     Args:
         keypoints: ``(N, K, 2+)`` predicted keypoints (x, y[, score]); only x, y are used.
@@ -145,8 +163,8 @@ def oks_nms(
         image_ids: ``(N,)`` integer image id of each instance; NMS runs within each image.
         sigmas: ``K`` sigmas (COCO's 17 by default).
         threshold: OKS threshold (MMPose's ``nms_thr``); ``None`` keeps every instance.
-        areas: optional ``(N,)`` instance areas; by default :func:`keypoint_areas` (MMPose's
-            ``area`` when predictions carry no ``areas``).
+        areas: ``(N,)`` instance areas: for top-down predictions the crop boxes' (:func:`crop_areas`);
+            by default :func:`keypoint_areas` (MMPose's ``area`` when predictions carry no ``areas``).
         float32_oks: compare as MMPose does: ``oks_iou`` stores the OKS in a float32 array and numpy
             compares it with the (Python float) threshold in float32. ``False`` compares the float64
             OKS with the float64 threshold. The two differ only when the OKS lies within ~6e-8 of
@@ -215,7 +233,7 @@ def oks_nms(
         ka = torch.zeros(c, s, dtype=f64, device=device)
         ka[row, col] = torch.where(valid[idx], area[idx], torch.zeros_like(area[idx]))
 
-        oks = nms_oks(kxy, ka, sig)  # (c, S, S)
+        oks = pairwise_nms_oks(kxy, ka, sig)  # (c, S, S)
         over = oks.to(torch.float32) > thr32 if float32_oks else oks > thr64
         over = torch.where(torch.isnan(oks), torch.zeros_like(over), over)
         later = torch.ones(s, s, dtype=torch.bool, device=device).triu_(1)  # [a, b]: b ranked after a
@@ -232,10 +250,10 @@ def topdown_results(
     keypoint_scores: Tensor,
     box_scores: Tensor,
     image_ids: Tensor,
+    areas: Tensor | None,
     sigmas: Sequence[float] | Tensor | None = None,
     keypoint_score_threshold: float = 0.2,
     nms_threshold: float | None = 0.9,
-    areas: Tensor | None = None,
     float32_oks: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Rescoring then OKS-NMS: what COCO AP needs from top-down predictions on detected boxes.
@@ -243,9 +261,11 @@ def topdown_results(
     Args:
         keypoints: ``(N, K, 2+)`` predicted keypoints in image coordinates.
         keypoint_scores: ``(N, K)``; box_scores: ``(N,)``; image_ids: ``(N,)``.
+        areas: ``(N,)`` OKS-NMS areas: the crop boxes' (:func:`crop_areas` of the samples' ``affine``),
+            as HRNet and MMPose; None: the keypoints' extent (:func:`keypoint_areas`, bottom-up).
         sigmas: ``K`` sigmas (COCO's 17 by default).
         keypoint_score_threshold: see :func:`rescore`.
-        nms_threshold, areas, float32_oks: see :func:`oks_nms` (``None`` threshold: no NMS).
+        nms_threshold, float32_oks: see :func:`oks_nms` (``None`` threshold: no NMS).
 
     Returns:
         ``keep (N,)`` bool and ``scores (N,)`` float64 instance scores (for every instance; evaluate
