@@ -16,6 +16,10 @@ What is timed (issue 5's Acceptance section):
 - ``synthetic``: the default Synthetic training set with ``conf/dataset/synthetic.yaml``'s recipe
   (rendering included), same loader settings.
 
+- ``model step``: the training step of a ``--backbone`` + deconv HeatmapModule at the same input size and
+  batch size on ``--device`` (``benchmarks/train_step.py``'s plain loop, ``--precision``): the images/s the
+  loader must deliver. ``loader / step`` below 1 means the GPU (or CPU) waits for data.
+
 Images: the real COCO sample (``$LIT_HEATMAP_SAMPLES/coco/val2017``, see README "Tests") when present, plus ``--images``
 generated JPEGs of COCO size (640 x 480, quality 90, photo-like smooth texture and edges), written
 to a temporary folder. One instance per image, boxes 30-70 % of the image. Throughput is
@@ -45,6 +49,7 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from lit_heatmap.data import CocoFormat, KeypointDataModule, KeypointTransform, Synthetic, collate  # noqa: E402
+from lit_heatmap.data.datamodule import default_num_workers  # noqa: E402
 from lit_heatmap.data.geometry import bbox_to_center_size, crop_matrix  # noqa: E402
 from lit_heatmap.facts import COCO_KEYPOINT_NAMES, COCO_SKELETON  # noqa: E402
 
@@ -170,18 +175,40 @@ def recipe_transform(dataset: str, dropout_prob: float | None = None, **values: 
     return instantiate(cfg.dataset.transform)
 
 
+def model_step_rate(args: argparse.Namespace) -> float:
+    """Training images/s of the model on ``args.device`` (``train_step.py``'s plain best-practice loop)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import train_step  # noqa: PLC0415 - a sibling script
+
+    ns = argparse.Namespace(
+        backbone=args.backbone, size=list(INPUT), keypoints=17, device=args.device, precision=args.precision,
+        compile=False,
+    )  # fmt: skip
+    torch.set_num_threads(default_num_workers(cap=1024))  # the step uses every CPU (the loader rows used 1 each)
+    warmup = 3
+    batches = train_step.make_batches(warmup + args.steps, args.batch_size, INPUT, 17, pin=args.device == "cuda")
+    seconds = train_step.bare_loop(train_step.build(ns), batches, warmup, ns)
+    return args.steps * args.batch_size / seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1024, help="samples per timed pass")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=None, help="default: the product's (CPUs available, <= 16)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--images", type=int, default=48, help="generated COCO-size JPEGs")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--no-real", action="store_true", help="skip the real COCO sample images")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--backbone", default="resnet50", help="model of the step-rate row ('' to skip it)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--precision", default="32", help="32 | bf16-mixed | 16-mixed")
+    ap.add_argument("--steps", type=int, default=10, help="timed training steps of the step-rate row")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    if args.workers is None:
+        args.workers = default_num_workers()
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -202,6 +229,7 @@ def main() -> None:
             "limit": throughput(ReadWarp(ds), min(args.n, 256), 0, args.batch_size, 1),
         }
 
+    step = model_step_rate(args) if args.backbone else None
     result = {
         "settings": {
             "input_size": INPUT,
@@ -216,6 +244,8 @@ def main() -> None:
         "samples_per_s_single_process": {k: round(v, 1) for k, v in single.items()},
         "ratio_pipeline_over_limit": round(rows[0][1] / rows[1][1], 3),
         "goal": 0.7,
+        "model_step_images_per_s": None if step is None else round(step, 1),
+        "ratio_loader_over_step": None if step is None else round(rows[0][1] / step, 3),
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -229,6 +259,11 @@ def main() -> None:
         one = single.get(name)
         print(f"{name:<12}{v:>12.1f}{(f'{one:.1f}' if one else '-'):>12}")
     print(f"ratio pipeline / limit: {result['ratio_pipeline_over_limit']:.2f}  (goal >= 0.7)")
+    if step is not None:
+        print(
+            f"model step ({args.backbone} + deconv, {args.device}, {args.precision}): {step:.1f} images/s; "
+            f"loader / step: {result['ratio_loader_over_step']:.2f} (>= 1: the loader keeps up)"
+        )
 
 
 if __name__ == "__main__":

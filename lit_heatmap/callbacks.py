@@ -74,7 +74,9 @@ class KeypointImageLogger(L.Callback):
             return
         batch, self._batch = self._batch, None
         overlays, heatmaps = self.render(pl_module, batch, pl_module.meta.get("skeleton"))
-        step = trainer.global_step
+        # the step Lightning logs this validation's metrics at (LearningRateMonitor uses it too);
+        # trainer.global_step is already one optimizer step further
+        step = trainer.fit_loop.epoch_loop._batches_that_stepped
         for lg in self._image_loggers(trainer):
             if isinstance(lg, WandbLogger):
                 lg.log_image(

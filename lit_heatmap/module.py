@@ -9,11 +9,20 @@ Checkpoints are plain data: every part is given as its Hydra node (``{"_target_"
 stored that way with the dataset meta and mean/std, so ``torch.load(path, weights_only=True)`` and
 ``HeatmapModule.load_from_checkpoint(path)`` work without unpickling code; a checkpoint never stores
 ``pretrained=True`` (the weights are in it).
+
+Speed on GPUs (``configure_model``, run by the Trainer on its device): on CUDA the network and the image
+batch use ``channels_last`` (NHWC; cuDNN's fp16/bf16 convolutions want it), float32 matmuls may use
+TF32 (``torch.set_float32_matmul_precision("high")``), and the optimizer is built with ``fused=True``
+(``foreach=True`` on the CPU) where its class takes it and the node does not say otherwise.
+``compile=True`` compiles the training forward with ``torch.compile`` (a function kept outside the
+module's children: checkpoints stay plain, without ``_orig_mod.`` prefixes). None of this changes
+checkpoints, exports or CPU results: a state_dict carries no memory format.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning as L
@@ -23,11 +32,12 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
 from lit_heatmap.codecs.compat import check_compatible
+from lit_heatmap.codecs.flip import flip_test_average
+from lit_heatmap.data.geometry import to_original
 from lit_heatmap.data.meta import DatasetMeta
-from lit_heatmap.inference import flip_test_average
 from lit_heatmap.metrics.evaluator import KeypointEvaluator
 from lit_heatmap.metrics.functional.topdown import rescore
-from lit_heatmap.models.parts import (
+from lit_heatmap.nodes import (
     build,
     build_partial,
     plain,
@@ -36,16 +46,31 @@ from lit_heatmap.models.parts import (
 )
 from lit_heatmap.schedulers import run_length_kwargs, scheduler_interval
 
-__all__ = ["HeatmapModule", "to_original", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["HeatmapModule", "optimizer_speed_kwargs", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def to_original(keypoints: Tensor, affine: Tensor) -> Tensor:
-    """Map keypoints ``(B, K, 2)`` from input px to original px with ``affine (B, 2, 3)``."""
-    a = affine.to(keypoints.dtype)
-    return torch.einsum("bij,bkj->bki", a[:, :, :2], keypoints) + a[:, None, :, 2]
+def optimizer_speed_kwargs(make: Callable[..., Any], params: Sequence[Tensor]) -> dict[str, bool]:
+    """The fastest implementation the optimizer class ``make`` (a ``functools.partial``) offers for ``params``:
+    ``{"fused": True}`` when every parameter is on CUDA and the class takes ``fused``, else
+    ``{"foreach": True}`` when it takes ``foreach`` (CPU: one kernel per op for all tensors instead of a
+    Python loop; fused on the CPU raises in some torch versions); ``{}`` when the node already sets
+    ``fused`` or ``foreach`` (the user's choice wins) or the class takes neither."""
+    bound = getattr(make, "keywords", {}) or {}
+    if bound.get("fused") is not None or bound.get("foreach") is not None:
+        return {}
+    try:
+        accepted = inspect.signature(getattr(make, "func", make)).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return {}
+    on_cuda = len(params) > 0 and all(p.is_cuda for p in params)
+    if on_cuda and "fused" in accepted:
+        return {"fused": True}
+    if "foreach" in accepted:
+        return {"foreach": True}
+    return {}
 
 
 class HeatmapModule(L.LightningModule):
@@ -71,6 +96,12 @@ class HeatmapModule(L.LightningModule):
         flip_test: average with the horizontally flipped pass at val/test/predict time.
         mean, std: RGB normalisation in [0, 1] units (ImageNet's by default).
         keypoint_score_threshold, nms_threshold: the top-down protocol (:class:`KeypointEvaluator`).
+        channels_last: ``"auto"`` (NHWC on CUDA, NCHW elsewhere), ``True`` (NHWC on every device) or ``False``.
+            A speed setting: not stored in checkpoints (a state_dict has no memory format).
+        compile: compile the training forward with ``torch.compile`` when the Trainer starts (start-up
+            cost: tens of seconds to minutes; eval and predict run eagerly). Not stored in checkpoints.
+        keep_results: keep the predictions behind each epoch's val/test metrics (:meth:`results`), as
+            ``lit-heatmap-eval`` does for ``results.json``. Not stored in checkpoints.
 
     Raises:
         ValueError: at construction, for parts that cannot work together (naming the classes), or for
@@ -93,8 +124,13 @@ class HeatmapModule(L.LightningModule):
         std: Sequence[float] = IMAGENET_STD,
         keypoint_score_threshold: float = 0.2,
         nms_threshold: float | None = 0.9,
+        channels_last: bool | str = "auto",
+        compile: bool = False,  # noqa: A002 - the config key users type (model.compile=true)
+        keep_results: bool = False,
     ) -> None:
         super().__init__()
+        if channels_last not in ("auto", True, False):
+            raise ValueError(f"model.channels_last must be auto, true or false, got {channels_last!r}")
         meta = plain(meta)
         encoding = with_input_size(plain(encoding), meta["input_size"])
         hparams = {
@@ -141,16 +177,50 @@ class HeatmapModule(L.LightningModule):
         self.evaluators = torch.nn.ModuleDict(
             {
                 stage: KeypointEvaluator(
-                    built, self.num_keypoints, meta.get("sigmas"), keypoint_score_threshold, nms_threshold
+                    built,
+                    self.num_keypoints,
+                    meta.get("sigmas"),
+                    keypoint_score_threshold,
+                    nms_threshold,
+                    keep_results=keep_results,
                 )
                 for stage in ("val", "test")
             }
         )
         self._batches_seen = 0
+        self.channels_last_setting: bool | str = channels_last
+        self.compile_forward = bool(compile)
+        self._channels_last = False  # the network's current memory format is NHWC
+        self._train_forward: Callable[[Tensor], Any] | None = None  # torch.compile'd forward (not a child)
+
+    # ------------------------------------------------------------------ device set-up
+    def use_channels_last(self, enabled: bool = True) -> HeatmapModule:
+        """Converts the network's 4D weights to ``channels_last`` (or back to contiguous) and makes
+        :meth:`forward` convert the image batch alike. Outputs are the same up to float rounding."""
+        fmt = torch.channels_last if enabled else torch.contiguous_format
+        self.backbone.to(memory_format=fmt)
+        self.head.to(memory_format=fmt)
+        self._channels_last = bool(enabled)
+        return self
+
+    def configure_model(self) -> None:
+        """Run by the Trainer before the model moves to its device and the optimizer is built: on CUDA,
+        ``channels_last`` (unless ``channels_last=False``) and TF32 matmuls; ``compile=True`` compiles
+        the training forward. Idempotent (fit then test call it twice)."""
+        on_cuda = self._trainer is not None and self.trainer.strategy.root_device.type == "cuda"
+        if on_cuda and torch.get_float32_matmul_precision() == "highest":
+            torch.set_float32_matmul_precision("high")
+        setting = self.channels_last_setting
+        if (setting is True or (setting == "auto" and on_cuda)) and not self._channels_last:
+            self.use_channels_last(True)
+        if self.compile_forward and self._train_forward is None:
+            self._train_forward = torch.compile(self.forward)
 
     # ------------------------------------------------------------------ forward / decode
     def forward(self, images: Tensor) -> Any:
         """RGB images ``(B, 3, H, W)``, uint8 (or float) in 0..255 -> the head's raw output."""
+        if self._channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         x = (images.float() - self.pixel_mean) / self.pixel_std
         return self.head(self.backbone(x))
 
@@ -182,7 +252,8 @@ class HeatmapModule(L.LightningModule):
             self.log(name, value, **kw)
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
-        loss = self._loss(self(batch["image"]), batch)
+        forward = self._train_forward or self
+        loss = self._loss(forward(batch["image"]), batch)
         self._log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
         return loss
 
@@ -250,6 +321,12 @@ class HeatmapModule(L.LightningModule):
         if values:
             self.log_dict({f"{stage}/{k}": v.float() for k, v in values.items()}, sync_dist=False)
 
+    def results(self, stage: str = "val") -> dict[str, Tensor] | None:
+        """The predictions behind the last ``stage`` metrics (``keep_results=True``), in original pixels,
+        after rescoring and OKS-NMS: ``{"image_id" (N,), "keypoints" (N, K, 2), "keypoint_scores" (N, K),
+        "score" (N,), "bbox" (N, 4)}``; None before an evaluation or without ``keep_results``."""
+        return self.evaluators[stage].results
+
     def on_validation_epoch_end(self) -> None:
         self._epoch_end("val")
 
@@ -261,7 +338,8 @@ class HeatmapModule(L.LightningModule):
         if self.hparams.optimizer is None:
             raise ValueError("HeatmapModule: training needs an optimizer node (optimizer=)")
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = build_partial(self.hparams.optimizer)(params)
+        make = build_partial(self.hparams.optimizer)
+        optimizer = make(params, **optimizer_speed_kwargs(make, params))
         if self.hparams.scheduler is None:
             return optimizer
         make = build_partial(self.hparams.scheduler)

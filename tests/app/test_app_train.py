@@ -28,6 +28,9 @@ def test_default_run_reduced(make_cfg, tmp_path: Path, capsys) -> None:
         cfg.dataset.train_size, cfg.dataset.val_size, cfg.dataset.num_workers = 32, 16, 0
         cfg.trainer.limit_train_batches, cfg.trainer.enable_progress_bar = 2, False
         cfg.extras.print_config = False
+        # validate every step (= each 1-batch epoch), not stretched by time (the default cadence's knobs)
+        cfg.trainer.val_check_interval = 1
+        cfg.callbacks.run_schedule.min_seconds, cfg.callbacks.run_schedule.max_cost = 0, 1000
     metrics, objects = train(cfg)
 
     assert cfg.dataset.monitor == "val/PCK@0.05" and cfg.optimized_metric == "val/PCK@0.05"
