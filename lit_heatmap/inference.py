@@ -11,7 +11,7 @@ else from this project.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lit_heatmap.codecs import flip_output
+from lit_heatmap.codecs import flip_test_average
 
 __all__ = [
     "KeypointPredictor",
-    "flip_test_average",
     "OnnxPredictor",
     "model_metadata",
     "PIXEL_CONVENTION",
@@ -40,18 +39,6 @@ CROP_TO_ORIGINAL = (
     "to get (sw, sh), centre c = (x + w/2, y + h/2); warp that region onto the W_in x H_in input. Back to original "
     "pixels: X = c_x + (u - (W_in - 1)/2) * sw / W_in, Y = c_y + (v - (H_in - 1)/2) * sh / H_in."
 )
-
-
-def average_outputs(a: Any, b: Any) -> Any:
-    """Elementwise mean of two head outputs with the same (nested tuple) structure."""
-    if isinstance(a, Tensor):
-        return (a + b) * 0.5
-    return type(a)(average_outputs(x, y) for x, y in zip(a, b))
-
-
-def flip_test_average(output: Any, flipped: Any, encoding: Any, flip_index: Sequence[int]) -> Any:
-    """The flip test: ``output`` averaged with the output of the mirrored image, mirrored back."""
-    return average_outputs(output, flip_output(flipped, encoding, flip_index))
 
 
 class KeypointPredictor(nn.Module):
@@ -164,6 +151,8 @@ class OnnxPredictor:
         self.meta = _meta_from_metadata(props)
         self.metadata = dict(props)
         self.flip_test = json.loads(props.get("flip_test", "false"))
+        first = self.session.get_inputs()[0].shape[0]
+        self.batch = int(first) if isinstance(first, int) and first > 0 else None  # None: dynamic
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -171,12 +160,25 @@ class OnnxPredictor:
         return int(w), int(h)
 
     def __call__(self, images: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
-        """``images (B, 3, H, W)`` uint8 -> ``keypoints (B, K, 2)``, ``scores (B, K)`` (torch, float32)."""
-        arr = images.cpu().numpy() if isinstance(images, Tensor) else np.asarray(images)
-        keypoints, scores = self.session.run(
-            ["keypoints", "scores"], {"images": np.ascontiguousarray(arr, dtype=np.uint8)}
+        """``images (B, 3, H, W)`` uint8 -> ``keypoints (B, K, 2)``, ``scores (B, K)`` (torch, float32).
+
+        A file exported with a fixed batch (``batch=N``) runs in chunks of N; the last partial chunk is
+        padded with blank images whose outputs are dropped."""
+        arr = np.ascontiguousarray(images.cpu().numpy() if isinstance(images, Tensor) else images, dtype=np.uint8)
+        if self.batch is None or len(arr) == self.batch:
+            keypoints, scores = self.session.run(["keypoints", "scores"], {"images": arr})
+            return torch.from_numpy(keypoints), torch.from_numpy(scores)
+        outs = []
+        for i in range(0, len(arr), self.batch):
+            chunk = arr[i : i + self.batch]
+            n = len(chunk)
+            if n < self.batch:
+                chunk = np.concatenate([chunk, np.zeros((self.batch - n, *chunk.shape[1:]), np.uint8)])
+            keypoints, scores = self.session.run(["keypoints", "scores"], {"images": chunk})
+            outs.append((keypoints[:n], scores[:n]))
+        return torch.from_numpy(np.concatenate([o[0] for o in outs])), torch.from_numpy(
+            np.concatenate([o[1] for o in outs])
         )
-        return torch.from_numpy(keypoints), torch.from_numpy(scores)
 
     def eval(self) -> OnnxPredictor:
         return self
