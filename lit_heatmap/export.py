@@ -109,14 +109,8 @@ def write_torchscript(
     torch.jit.save(traced, str(path), _extra_files={key: value.encode() for key, value in metadata.items()})
 
 
-def read_torchscript_metadata(path: str | Path, keys: list[str]) -> dict[str, str]:
-    """The metadata of a TorchScript export (extra files ``keys``)."""
-    files = {key: "" for key in keys}
-    torch.jit.load(str(path), _extra_files=files)
-    return {k: v.decode() if isinstance(v, bytes) else v for k, v in files.items()}
-
-
 @hydra.main(version_base="1.3", config_path=utils.CONFIG_PATH, config_name="export")
+@utils.entry_point("export")
 def main(cfg: DictConfig) -> None:
     """Console script ``lit-heatmap-export``."""
     utils.extras(cfg)

@@ -24,6 +24,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from lit_heatmap import utils
+from lit_heatmap.data.splits import write_split
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
@@ -51,6 +52,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         model = utils.build_model(cfg, meta)
         utils.attach_ground_truth(model, datamodule, ("val", "test") if cfg.get("test") else ("val",))
         _print_summary(datamodule)
+        _write_split(datamodule, cfg.paths.output_dir)
 
         callbacks = utils.instantiate_callbacks(cfg.get("callbacks"))
         loggers = utils.instantiate_loggers(cfg.get("logger"))
@@ -82,6 +84,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
         objects["best_model_path"] = best_path
         _report(cfg, metrics, best_path)
+        # <run dir>/result.json: what the sweep summary reads (lit_heatmap/utils/sweep.py)
+        utils.save_result(cfg.paths.output_dir, metrics, best_path)
         return metrics, objects
     finally:
         # multirun: every job gets its own W&B run
@@ -92,6 +96,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 def _print_summary(datamodule: L.LightningDataModule) -> None:
     """The dataset as the run sees it: K, names, flip pairs or "flip off", frames per split, input size, skips."""
     print(datamodule.summary(), flush=True)
+
+
+@rank_zero_only
+def _write_split(datamodule: L.LightningDataModule, run_dir: str) -> None:
+    """``<run dir>/split.json``: the train and val image files (``lit-heatmap-eval`` can reuse the split)."""
+    write_split(datamodule, run_dir)
 
 
 @rank_zero_only
@@ -129,6 +139,7 @@ def _is_multirun() -> bool:
 
 
 @hydra.main(version_base="1.3", config_path=utils.CONFIG_PATH, config_name="train")
+@utils.entry_point("train")
 def main(cfg: DictConfig) -> float | None:
     """Console script ``lit-heatmap-train``; returns the optimised metric (for sweepers)."""
     utils.extras(cfg)

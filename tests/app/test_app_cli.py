@@ -62,8 +62,8 @@ def test_python_dash_m_and_user_config_dir(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_multirun_encoding_x_decoder_rejects_bad_pair(tmp_path: Path) -> None:
-    """3 valid pairs train; simcc x quarter_offset is rejected before training with both names."""
-    sweep = tmp_path / "sweep"
+    """3 valid pairs train; simcc x quarter_offset is rejected before training with both names; the sweep's
+    summary.csv lists all 4 jobs and names the failed one (run from an empty directory, default folders)."""
     res = run(
         [
             cli("lit-heatmap-train"),
@@ -71,11 +71,11 @@ def test_multirun_encoding_x_decoder_rejects_bad_pair(tmp_path: Path) -> None:
             "encoding=heatmap2d,simcc",
             "decoder=dark,quarter_offset",
             *TINY,
-            f"hydra.sweep.dir={sweep}",
         ],
         cwd=tmp_path,
         timeout=600,
     )
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     assert res.returncode != 0
     err = res.stderr + res.stdout
     assert "decoder=quarter_offset" in err and "encoding=simcc" in err and "ConfigCompatibilityError" in err
@@ -96,11 +96,24 @@ def test_multirun_encoding_x_decoder_rejects_bad_pair(tmp_path: Path) -> None:
     # the simcc jobs got the simcc head and loss from the encoding's defaults
     job_cfg = yaml.safe_load((jobs[("encoding=simcc", "decoder=dark")] / ".hydra" / "config.yaml").read_text())
     assert job_cfg["head"]["_target_"].endswith("SimCCHead") and job_cfg["loss"]["_target_"].endswith("KLDiscreteLoss")
+    # the summary: the 3 good jobs with the best PCK of their metrics.csv and their checkpoint, the bad one failed
+    summary = {int(r["job"]): r for r in _csv_rows(sweep / "summary.csv")}
+    assert sorted(summary) == [0, 1, 2, 3]
+    for pair, job_dir in jobs.items():
+        row = summary[int(job_dir.name)]
+        assert row["overrides"] == ",".join(pair) and row["metric"] == "val/PCK@0.05"
+        if job_dir == bad:
+            assert row["status"].startswith("failed: ConfigCompatibilityError: incompatible config choices")
+            assert row["value"] == "" and row["best_checkpoint"] == ""
+            continue
+        best = max(float(r["val/PCK@0.05"]) for r in _csv_rows(job_dir / "csv" / "metrics.csv") if r["val/PCK@0.05"])
+        assert row["status"] == "ok" and float(row["value"]) == pytest.approx(best, abs=1e-6)
+        assert Path(row["best_checkpoint"]).parent == job_dir / "checkpoints" and Path(row["best_checkpoint"]).is_file()
+    assert f"1 of 4 jobs failed:\n  job {bad.name} (encoding=simcc,decoder=quarter_offset): failed:" in res.stderr
 
 
 @pytest.mark.slow
 def test_optuna_sweep_two_trials(tmp_path: Path) -> None:
-    sweep = tmp_path / "optuna"
     res = run(
         [
             cli("lit-heatmap-train"),
@@ -110,12 +123,12 @@ def test_optuna_sweep_two_trials(tmp_path: Path) -> None:
             *TINY,
             *TINY_HEAD,
             "trainer.max_epochs=2",
-            f"hydra.sweep.dir={sweep}",
         ],
         cwd=tmp_path,
         timeout=600,
     )
     assert res.returncode == 0, res.stderr[-3000:]
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert set(results["best_params"]) == {"optimizer.lr", "optimizer.weight_decay", "encoding.sigma"}
     # each trial returned its best val/PCK@0.05; the study's best is the larger of the two
@@ -124,12 +137,16 @@ def test_optuna_sweep_two_trials(tmp_path: Path) -> None:
         rows = _csv_rows(sweep / str(n) / "csv" / "metrics.csv")
         per_trial.append(max(float(r["val/PCK@0.05"]) for r in rows if r.get("val/PCK@0.05")))
     assert results["best_value"] == pytest.approx(max(per_trial), abs=1e-6)
+    summary = _csv_rows(sweep / "summary.csv")
+    assert [float(r["value"]) for r in summary] == pytest.approx(per_trial, abs=1e-6)
+    assert "best parameters: optimizer.lr=" in res.stdout
 
 
 @pytest.mark.slow
 def test_kill_and_resume(tmp_path: Path) -> None:
-    """SIGKILL mid-epoch after a step checkpoint; ckpt_path= resumes at the saved step with the
-    optimizer and scheduler state; the killed run's checkpoint and logs stay."""
+    """SIGKILL mid-epoch after a timed last.ckpt (written at most every train_time_interval, here the
+    budget of 1 s); ckpt_path= resumes at the saved step with the optimizer and scheduler state; the
+    killed run's checkpoint and logs stay."""
     common = [
         *TINY,
         *TINY_HEAD,
@@ -137,12 +154,11 @@ def test_kill_and_resume(tmp_path: Path) -> None:
         "trainer.max_epochs=2",
         "~trainer.limit_train_batches",
         "trainer.log_every_n_steps=1",
-        "callbacks.last_checkpoint.every_n_train_steps=4",
+        "callbacks.last_checkpoint.train_time_interval.seconds=1",
     ]
-    run1, run2 = tmp_path / "run1", tmp_path / "run2"
-    last = run1 / "checkpoints" / "last.ckpt"
+    runs = tmp_path / "logs" / "train" / "runs"
     proc = subprocess.Popen(
-        [cli("lit-heatmap-train"), *common, f"hydra.run.dir={run1}"],
+        [cli("lit-heatmap-train"), *common],
         cwd=tmp_path,
         env=cli_env(),
         stdout=subprocess.DEVNULL,
@@ -151,8 +167,10 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     )
     try:
         deadline = time.time() + 300
-        step = 0
+        step, last = 0, Path("/nonexistent")
         while time.time() < deadline and proc.poll() is None:
+            found = list(runs.glob("*/checkpoints/last.ckpt")) if runs.is_dir() else []
+            last = found[0] if found else last
             if last.is_file():
                 try:
                     step = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
@@ -168,18 +186,19 @@ def test_kill_and_resume(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
+    run1 = last.parents[1]
     killed = torch.load(last, map_location="cpu", weights_only=True)
     s1 = killed["global_step"]
     steps_per_epoch = 200 // 8
-    assert 8 <= s1 < 2 * steps_per_epoch and s1 % 4 == 0
+    assert 8 <= s1 < 2 * steps_per_epoch
     assert killed["lr_schedulers"][0]["last_epoch"] == s1  # the schedule stepped with every optimizer step
     logged_before = [int(r["step"]) for r in _csv_rows(run1 / "csv" / "metrics.csv") if r.get("train/loss")]
     assert logged_before and max(logged_before) >= s1 - 1  # the logs up to the kill were flushed
 
-    res = run(
-        [cli("lit-heatmap-train"), *common, f"hydra.run.dir={run2}", f"ckpt_path={last}"], cwd=tmp_path, timeout=600
-    )
+    time.sleep(1.1)  # run folders are named to the second
+    res = run([cli("lit-heatmap-train"), *common, f"ckpt_path={last}"], cwd=tmp_path, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
+    (run2,) = [p for p in runs.iterdir() if p != run1]
     final = torch.load(run2 / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert final["global_step"] == 2 * steps_per_epoch
     # the optimizer counted the steps before the kill too: its state was restored, not restarted
@@ -195,13 +214,9 @@ def test_kill_and_resume(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ddp_cpu_two_processes(tmp_path: Path) -> None:
-    run_dir = tmp_path / "ddp"
-    res = run(
-        [cli("lit-heatmap-train"), "trainer=ddp_cpu", *TINY, *TINY_HEAD, f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path,
-        timeout=600,
-    )
+    res = run([cli("lit-heatmap-train"), "trainer=ddp_cpu", *TINY, *TINY_HEAD], cwd=tmp_path, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
+    (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
     out = res.stdout + res.stderr
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in out
     assert out.count("lit-heatmap-train finished") == 1  # printed by rank 0 only

@@ -15,8 +15,9 @@ import torch
 from lit_heatmap.eval import evaluate
 from lit_heatmap.predict import predict
 from lit_heatmap.train import train
+from lit_heatmap.utils import ConfigCompatibilityError
 from tests.app.app_helpers import TINY_MODEL, TINY_TRAIN
-from tests.data.test_data_dlc_project import NAMES, single_project
+from tests.data.test_data_dlc_project import NAMES, frame, label_csv, single_project, single_rows
 
 
 def dlc(root: Path) -> list[str]:
@@ -123,3 +124,45 @@ def test_train_eval_predict_on_a_dlc_project(make_cfg, project: Path, tmp_path: 
         assert len(r["keypoints"]) == 3 * len(NAMES) and r["bbox"] == [0.0, 0.0, 640.0, 480.0]
         assert all(math.isfinite(v) for v in r["keypoints"])
     assert len(list((tmp_path / "pred" / "overlays").glob("*.png"))) == 2
+
+
+def test_split_json_and_eval_checks_names(make_cfg, project: Path, tmp_path: Path, capsys) -> None:
+    """Every run writes split.json; eval reuses the run's split; names are remapped or refused (issue 19, 3 and 4)."""
+    cfg = make_cfg([*dlc(project), *TINY_MODEL, *TINY_TRAIN], tiny=False, out=tmp_path / "train")
+    metrics, objects = train(cfg)
+    best = Path(objects["best_model_path"])
+    split = json.loads((tmp_path / "train" / "split.json").read_text())
+    frames = [f"labeled-data/vid1/img{i:03d}.png" for i in range(8)]
+    assert sorted(split["train"] + split["val"]) == frames and len(split["val"]) == 2
+
+    def evaluate_on(root: Path, *extra: str) -> dict[str, float]:
+        over = [f"ckpt_path={best}", *dlc(root), "+trainer.enable_progress_bar=false", *extra]
+        return evaluate(make_cfg(over, config_name="eval", out=tmp_path / "eval"))
+
+    # eval takes the run's split.json: frames labelled since then do not join the val set
+    more = project / "labeled-data" / "vid2"
+    rows = [(f"labeled-data/vid2/img{i:03d}.png", [10 + i, 20, 5, 6, 7.25, 8, 40, 30 + i]) for i in range(6)]
+    for rel, _ in rows:
+        frame(project / rel, 640, 480)
+    label_csv(more / "CollectedData_Alice.csv", NAMES, rows)
+    capsys.readouterr()
+    ev = evaluate_on(project)
+    assert f"dataset.split_file={tmp_path / 'train' / 'split.json'}" in capsys.readouterr().out
+    assert ev["val/EPE"] == pytest.approx(metrics["val/EPE"], rel=1e-4, abs=1e-3)
+
+    # the same labels with the CSV columns in another order: remapped by name, same score, said once
+    order = [3, 1, 2, 0]  # tailbase, leftear, rightear, snout
+    swapped = tmp_path / "swapped"
+    shutil.copytree(project, swapped)
+    shutil.rmtree(swapped / "labeled-data" / "vid2")
+    rows = [(rel, [c for k in order for c in cells[2 * k : 2 * k + 2]]) for rel, cells in single_rows(8)]
+    label_csv(swapped / "labeled-data" / "vid1" / "CollectedData_Alice.csv", [NAMES[k] for k in order], rows)
+    capsys.readouterr()
+    ev = evaluate_on(swapped)
+    assert capsys.readouterr().out.count("remapped by name to the checkpoint's order") == 1
+    assert ev["val/EPE"] == pytest.approx(metrics["val/EPE"], rel=1e-4, abs=1e-3)
+
+    # other names: refused, with both lists
+    label_csv(swapped / "labeled-data" / "vid1" / "CollectedData_Alice.csv", [*NAMES[:3], "tail"], single_rows(8))
+    with pytest.raises(ConfigCompatibilityError, match=r"\['snout', 'leftear', 'rightear', 'tailbase'\].*'tail'\]"):
+        evaluate_on(swapped)
