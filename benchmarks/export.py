@@ -8,7 +8,7 @@
 Models, built from the Hydra config (``conf/train.yaml`` + overrides, ``lit_heatmap.utils.build_model``,
 random init, no checkpoint) and wrapped in ``KeypointPredictor`` (uint8 crops in; normalisation,
 backbone, head and the checkpoint's decoder inside; keypoints and scores out):
-  default   the defaults: regnetx_002 + light head, heatmap2d + dark, input 128x128 (w x h)
+  default   the defaults: regnetx_002 + multiscale_sum64 head, heatmap2d + dark, input 128x128 (w x h)
   resnet18  backbone=resnet18 (pretrained=false) head=deconv, input 192x256 (w x h)
 
 Each predictor is exported with the code ``lit-heatmap-export`` runs (``write_onnx``, ``write_torchscript``:
@@ -82,7 +82,7 @@ def build_predictor(overrides: list[str], train_steps: int = 0):  # noqa: ANN201
     images = torch.stack([data[i]["image"] for i in range(32)])
     choice = {o.split("=")[0]: o.split("=")[1] for o in overrides if o.split("=")[0] in ("backbone", "head")}
     names = (
-        f"{choice.get('backbone', 'regnetx_002')} + {choice.get('head', 'light')}, "
+        f"{choice.get('backbone', 'regnetx_002')} + {choice.get('head', 'multiscale_sum64')}, "
         f"{cfg.encoding._target_.split('.')[-1]} + {cfg.decoder._target_.split('.')[-1]}, {size[0]}x{size[1]}"
     )
     return KeypointPredictor(model, flip_test=False).eval(), images, names

@@ -47,8 +47,8 @@ from lit_heatmap.models import (  # noqa: E402
     KLDiscreteLoss,
     SimCCHead,
 )
-from lit_heatmap.models.parts import build, node  # noqa: E402
 from lit_heatmap.module import HeatmapModule  # noqa: E402
+from lit_heatmap.nodes import build, node  # noqa: E402
 
 
 def render(n: int, seed: int, size: tuple[int, int], occluder_prob: float) -> dict[str, torch.Tensor]:
@@ -113,7 +113,7 @@ def evaluate(model: HeatmapModule, decoder: Any, data: dict[str, torch.Tensor], 
         out = model(data["image"][i : i + 64])
         kpts, _ = decoder.decode(out, model.encoding)
         preds.append(kpts)
-    from lit_heatmap.module import to_original
+    from lit_heatmap.data.geometry import to_original
 
     pred = to_original(torch.cat(preds), data["affine"])
     err = (pred - data["orig_keypoints"]).norm(dim=-1)  # (N, K)

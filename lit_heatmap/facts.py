@@ -4,7 +4,7 @@ Plain data (no imports beyond the standard library) so that ``data/`` (datasets,
 ``metrics/`` (OKS sigmas, NME subsets) both read them from here.
 
 * ``COCO_KEYPOINT_NAMES`` (17), ``COCO_SKELETON`` (0-based pairs), ``COCO_SIGMAS`` (OKS sigmas, the
-  official values divided by 10), ``COCO_UPPER_BODY`` (half-body augmentation), ``COCO_FLIP_INDEX``.
+  official values divided by 10), ``COCO_UPPER_BODY`` (half-body augmentation).
 * ``WFLW_KEYPOINT_NAMES`` (98), ``WFLW_FLIP_INDEX``, ``WFLW_SKELETON``, ``WFLW_ATTRIBUTES`` (the six
   subset flags of the annotation lines, in file order).
 
@@ -14,7 +14,6 @@ Plain data (no imports beyond the standard library) so that ``data/`` (datasets,
 from __future__ import annotations
 
 __all__ = [
-    "COCO_FLIP_INDEX",
     "COCO_KEYPOINT_NAMES",
     "COCO_SIGMAS",
     "COCO_SKELETON",
@@ -102,7 +101,6 @@ _COCO_SIGMAS_X10 = (
 )
 COCO_SIGMAS: tuple[float, ...] = tuple(s / 10.0 for s in _COCO_SIGMAS_X10)
 COCO_UPPER_BODY: tuple[int, ...] = tuple(range(11))
-COCO_FLIP_INDEX: tuple[int, ...] = _mirror_index(COCO_KEYPOINT_NAMES)
 
 
 # --------------------------------------------------------------------------------------- WFLW

@@ -23,6 +23,7 @@ from lit_heatmap.codecs import (
     flip_output,
 )
 from lit_heatmap.data import DatasetMeta
+from lit_heatmap.data.geometry import to_original
 from lit_heatmap.metrics import PCK, KeypointAP
 from lit_heatmap.models import (
     Backbone,
@@ -33,8 +34,8 @@ from lit_heatmap.models import (
     KLDiscreteLoss,
     SimCCHead,
 )
-from lit_heatmap.models.parts import node
-from lit_heatmap.module import HeatmapModule, to_original
+from lit_heatmap.module import HeatmapModule
+from lit_heatmap.nodes import node
 from lit_heatmap.utils import CheckpointError, load_checkpoint, load_model
 from tests.models.model_helpers import disc_images, make_batch
 

@@ -29,12 +29,28 @@ Conventions
   TorchScript graphs with a dynamic batch axis, flip-test included; :func:`check_exportable` refuses
   the others (:class:`ExportError`).
 
+Contracts (:mod:`lit_heatmap.codecs.base`, ``typing.Protocol`` classes): ``Encoding,
+HeatmapEncoding, VectorEncoding, FlipsItself, HybridEncoding`` (what an encoding provides),
+``KeypointDecoder, Head, HeadFactory, Loss`` (what decoders, heads and losses provide), ``HeadOutput``.
+
 Names: ``Heatmap2D, SimCC, Hybrid`` (encodings); ``ArgmaxDecoder, QuarterOffsetDecoder, DarkDecoder,
 SoftArgmaxDecoder, MarginalDecoder, HybridDecoder`` (decoders, base class ``Decoder``); ``flip_output,
-flip_heatmap, flip_simcc, flip_keypoints, flip_shift``; ``KINDS, encoding_kind, check_compatible,
+flip_heatmap, flip_simcc, flip_keypoints, flip_shift, flip_test_average``; ``KINDS, encoding_kind, check_compatible,
 check_exportable, ExportError``.
 """
 
+from .base import (
+    Encoding,
+    FlipsItself,
+    Head,
+    HeadFactory,
+    HeadOutput,
+    HeatmapEncoding,
+    HybridEncoding,
+    KeypointDecoder,
+    Loss,
+    VectorEncoding,
+)
 from .compat import (
     KINDS,
     ExportError,
@@ -50,7 +66,7 @@ from .decoders import (
     QuarterOffsetDecoder,
     SoftArgmaxDecoder,
 )
-from .flip import flip_heatmap, flip_keypoints, flip_output, flip_shift, flip_simcc
+from .flip import flip_heatmap, flip_keypoints, flip_output, flip_shift, flip_simcc, flip_test_average
 from .heatmap2d import Heatmap2D
 from .hybrid import Hybrid, HybridDecoder
 from .simcc import SimCC
@@ -60,7 +76,17 @@ __all__ = [
     "ArgmaxDecoder",
     "DarkDecoder",
     "Decoder",
+    "Encoding",
     "ExportError",
+    "FlipsItself",
+    "Head",
+    "HeadFactory",
+    "HeadOutput",
+    "HeatmapEncoding",
+    "HybridEncoding",
+    "KeypointDecoder",
+    "Loss",
+    "VectorEncoding",
     "Heatmap2D",
     "Hybrid",
     "HybridDecoder",
@@ -76,4 +102,5 @@ __all__ = [
     "flip_output",
     "flip_shift",
     "flip_simcc",
+    "flip_test_average",
 ]

@@ -17,6 +17,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from .base import Encoding, KeypointDecoder
+
 __all__ = ["KINDS", "ExportError", "check_compatible", "check_exportable", "encoding_kind"]
 
 KINDS = ("heatmap", "simcc", "hybrid")
@@ -87,7 +89,7 @@ def _problems(encoding: Any, role: str, part: Any, names: Mapping[str, str] | No
 
 
 def check_compatible(
-    encoding: Any,
+    encoding: Encoding,
     *,
     head: Any = None,
     decoder: Any = None,
@@ -123,7 +125,7 @@ def check_compatible(
     return kind
 
 
-def check_exportable(decoder: Any, encoding: Any) -> None:
+def check_exportable(decoder: KeypointDecoder, encoding: Encoding) -> None:
     """Check that ``decoder.decode(output, encoding)`` can go inside an exported graph.
 
     The decoder must fit the encoding (:func:`check_compatible`) and its class must declare

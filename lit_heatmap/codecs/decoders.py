@@ -1,13 +1,14 @@
 """Decoders: network outputs -> keypoints (B, K, 2) in input px and scores (B, K).
 
 Every decoder has ``decode(output, encoding)`` and ``check(encoding)``, and declares the encoding
-kinds it reads (``accepts``, see :mod:`lit_heatmap.codecs.compat`).  `output` is the raw head
-output of that encoding: a tensor (B, K, h, w) for a ``"heatmap"`` encoding (:class:`Heatmap2D`), a
-tuple (x (B,K,W*r), y (B,K,H*r)) for a ``"simcc"`` one (:class:`SimCC`).  Any float dtype is accepted
-(computed in float32); keypoints and
-scores come back as float32.  Keypoints are clamped to the input extent [-0.5, W-0.5] x
-[-0.5, H-0.5] (the contract gives keypoints outside the input visibility 0, so the network is
-never trained to place them there).
+kinds it reads (``accepts``, see :mod:`lit_heatmap.codecs.compat`): the
+:class:`~lit_heatmap.codecs.base.KeypointDecoder` contract.  `output` is the raw head output of that
+encoding: a tensor (B, K, h, w) for a ``"heatmap"`` encoding
+(:class:`~lit_heatmap.codecs.base.HeatmapEncoding`, e.g. ``Heatmap2D``), a tuple (x (B,K,W*r),
+y (B,K,H*r)) for a ``"simcc"`` one (:class:`~lit_heatmap.codecs.base.VectorEncoding`, e.g. ``SimCC``).
+Any float dtype is accepted (computed in float32); keypoints and scores come back as float32.
+Keypoints are clamped to the input extent [-0.5, W-0.5] x [-0.5, H-0.5] (the contract gives
+keypoints outside the input visibility 0, so the network is never trained to place them there).
 
 Scores: for 2D heatmaps the score is the channel's maximum value (the heatmap value at the integer
 argmax, ~1 for a confident Gaussian target); for SimCC it is ``min(max(x), max(y))`` of the raw
@@ -21,8 +22,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .base import Encoding, HeadOutput, HeatmapEncoding, VectorEncoding
 from .compat import check_compatible
-from .heatmap2d import Heatmap2D
 from .refine import (
     FLOOR,
     argmax_2d,
@@ -33,7 +34,6 @@ from .refine import (
     refine_2d,
     soft_argmax_1d,
 )
-from .simcc import SimCC
 
 
 def _fit_window(name: str, kernel_size: int, floor: float) -> tuple[int, float]:
@@ -80,11 +80,11 @@ class Decoder:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
 
-    def check(self, encoding: Any) -> None:
+    def check(self, encoding: Encoding) -> None:
         """Raise ValueError (naming both classes) if this decoder cannot read `encoding`'s output."""
         check_compatible(encoding, decoder=self)
 
-    def decode(self, output: Any, encoding: Heatmap2D | SimCC) -> tuple[Tensor, Tensor]:
+    def decode(self, output: HeadOutput, encoding: HeatmapEncoding | VectorEncoding) -> tuple[Tensor, Tensor]:
         """output -> keypoints (B, K, 2) float32 input px, scores (B, K) float32."""
         if check_compatible(encoding, decoder=self) == "heatmap":
             xy, score = self._run_2d(output, encoding)
@@ -92,7 +92,7 @@ class Decoder:
             xy, score = self._run_1d(output, encoding)
         return clamp_to_input(xy, encoding.input_size), score
 
-    def _run_2d(self, output: Tensor, encoding: Heatmap2D) -> tuple[Tensor, Tensor]:
+    def _run_2d(self, output: Tensor, encoding: HeatmapEncoding) -> tuple[Tensor, Tensor]:
         w, h = encoding.heatmap_size
         if _shape_error(output, (h, w)):
             raise ValueError(
@@ -105,7 +105,7 @@ class Decoder:
         xy = encoding.to_input(torch.stack([x, y], dim=-1))
         return xy.reshape(b, k, 2), val.reshape(b, k)
 
-    def _run_1d(self, output: Any, encoding: SimCC) -> tuple[Tensor, Tensor]:
+    def _run_1d(self, output: HeadOutput, encoding: VectorEncoding) -> tuple[Tensor, Tensor]:
         if not (isinstance(output, (tuple, list)) and len(output) == 2):
             raise ValueError(f"{type(self).__name__}: {encoding!r} expects output (x, y), got {type(output).__name__}")
         coords, scores = [], []

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .base import HeadOutput, HybridEncoding
 from .decoders import DarkDecoder, Decoder, SoftArgmaxDecoder
 from .flip import flip_heatmap, flip_simcc
 from .heatmap2d import Heatmap2D
@@ -62,13 +62,13 @@ class Hybrid:
         (x, y), w_sc = self.simcc.encode(keypoints, visibility)
         return (hm, (x, y)), w_hm * w_sc
 
-    def flip_output(self, output: Any, flip_index: Sequence[int]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def flip_output(self, output: HeadOutput, flip_index: Sequence[int]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Mirror ``(heatmaps, (x, y))`` horizontally and swap left/right channels (see ``flip_output``)."""
         hm, xy = output
         return flip_heatmap(hm, self.heatmap, flip_index), flip_simcc(tuple(xy), self.simcc, flip_index)
 
 
-def bins_on_heatmap(encoding: Hybrid, axis: int, device: torch.device | None = None) -> Tensor:
+def bins_on_heatmap(encoding: HybridEncoding, axis: int, device: torch.device | None = None) -> Tensor:
     """Where the SimCC bin centres of `axis` (0: x, 1: y) lie on the heatmap, in heatmap px, clamped
     to the map: ``heatmap.to_heatmap(simcc.to_input(bins))``.  -> (W*r,) or (H*r,) float32."""
     bins = torch.arange(encoding.simcc.simcc_size[axis], device=device, dtype=torch.float32)
@@ -77,7 +77,7 @@ def bins_on_heatmap(encoding: Hybrid, axis: int, device: torch.device | None = N
     return u.clamp(0, encoding.heatmap.heatmap_size[axis] - 1)
 
 
-def marginal_log_prob(heatmaps: Tensor, encoding: Hybrid, floor: float) -> tuple[Tensor, Tensor]:
+def marginal_log_prob(heatmaps: Tensor, encoding: HybridEncoding, floor: float) -> tuple[Tensor, Tensor]:
     """1D log-probabilities of the 2D heatmaps' marginals, resampled on the SimCC bins.
 
     The heatmap is clamped at 0, summed over rows (x profile) and columns (y profile), normalised,
@@ -157,7 +157,7 @@ class HybridDecoder(Decoder):
         self.window = None if window is None else int(window)
         self.heatmap_decoder = heatmap_decoder if heatmap_decoder is not None else DarkDecoder()
 
-    def decode(self, output: Any, encoding: Hybrid) -> tuple[Tensor, Tensor]:
+    def decode(self, output: HeadOutput, encoding: HybridEncoding) -> tuple[Tensor, Tensor]:
         """``(heatmaps (B,K,h,w), (x, y))`` -> keypoints (B, K, 2) input px, scores (B, K) float32."""
         self.check(encoding)
         if not (isinstance(output, (tuple, list)) and len(output) == 2 and isinstance(output[1], (tuple, list))):

@@ -1,8 +1,4 @@
-"""Model parts: the timm backbone adapter, heads and losses (see also ``lit_heatmap.module``).
-
-``encoding_kind`` and ``check_loss`` are aliases of ``lit_heatmap.codecs.encoding_kind`` /
-``check_compatible(encoding, loss=...)``, kept until their last callers move to the codecs' names.
-"""
+"""Model parts: the timm backbone adapter, heads and losses (see also ``lit_heatmap.module``)."""
 
 from .backbone import Backbone, load_pretrained_path
 from .heads import (
@@ -10,7 +6,6 @@ from .heads import (
     HybridHead,
     MultiScaleHeatmapHead,
     SimCCHead,
-    encoding_kind,
     target_shapes,
 )
 from .losses import (
@@ -19,7 +14,6 @@ from .losses import (
     KeypointMSELoss,
     KLDiscreteLoss,
     SoftArgmaxLoss,
-    check_loss,
 )
 
 __all__ = [
@@ -29,12 +23,10 @@ __all__ = [
     "MultiScaleHeatmapHead",
     "SimCCHead",
     "HybridHead",
-    "encoding_kind",
     "target_shapes",
     "KeypointMSELoss",
     "KLDiscreteLoss",
     "AdaptiveWingLoss",
     "SoftArgmaxLoss",
     "HybridLoss",
-    "check_loss",
 ]

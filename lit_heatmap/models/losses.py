@@ -1,6 +1,7 @@
 """Losses for heatmap, SimCC and hybrid outputs.
 
-Every loss has the same call signature, so the LightningModule calls them uniformly::
+Every loss has the same call signature (the :class:`~lit_heatmap.codecs.base.Loss` contract), so the
+LightningModule calls them uniformly::
 
     loss(output, target, target_weight, *, keypoints=None, encoding=None) -> scalar Tensor
 
@@ -18,13 +19,20 @@ by :func:`lit_heatmap.codecs.check_compatible` before anything is built).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lit_heatmap.codecs import SoftArgmaxDecoder, check_compatible, encoding_kind
+from lit_heatmap.codecs import (
+    Encoding,
+    HeadOutput,
+    HeatmapEncoding,
+    HybridEncoding,
+    Loss,
+    SoftArgmaxDecoder,
+    VectorEncoding,
+    encoding_kind,
+)
 
 __all__ = [
     "KeypointMSELoss",
@@ -32,7 +40,6 @@ __all__ = [
     "AdaptiveWingLoss",
     "SoftArgmaxLoss",
     "HybridLoss",
-    "check_loss",
 ]
 
 
@@ -78,7 +85,7 @@ class KeypointMSELoss(nn.Module):
         target_weight: Tensor,
         *,
         keypoints: Tensor | None = None,
-        encoding: Any = None,
+        encoding: Encoding | None = None,
     ) -> Tensor:
         w = _weight(target_weight, self.use_target_weight, output)
         per_kpt = ((output - target.to(output.dtype)) ** 2).flatten(2).mean(-1) * w * w  # (B, K)
@@ -129,7 +136,7 @@ class KLDiscreteLoss(nn.Module):
         target_weight: Tensor,
         *,
         keypoints: Tensor | None = None,
-        encoding: Any = None,
+        encoding: Encoding | None = None,
     ) -> Tensor:
         per_kpt = self._kl(output[0], target[0]) + self._kl(output[1], target[1])
         w = _weight(target_weight, self.use_target_weight, per_kpt)
@@ -171,7 +178,7 @@ class AdaptiveWingLoss(nn.Module):
         target_weight: Tensor,
         *,
         keypoints: Tensor | None = None,
-        encoding: Any = None,
+        encoding: Encoding | None = None,
     ) -> Tensor:
         out, tgt = output.float(), target.float()
         delta = (tgt - out).abs()
@@ -212,7 +219,13 @@ class SoftArgmaxLoss(nn.Module):
         self.loss_weight = float(loss_weight)
 
     def forward(
-        self, output: Any, target: Any, target_weight: Tensor, *, keypoints: Tensor | None = None, encoding: Any = None
+        self,
+        output: HeadOutput,
+        target: HeadOutput,
+        target_weight: Tensor,
+        *,
+        keypoints: Tensor | None = None,
+        encoding: HeatmapEncoding | VectorEncoding | None = None,
     ) -> Tensor:
         if keypoints is None or encoding is None:
             raise ValueError("SoftArgmaxLoss needs keypoints= (B, K, 2) input px and encoding= (the encoding object)")
@@ -247,8 +260,8 @@ class HybridLoss(nn.Module):
 
     def __init__(
         self,
-        heatmap: nn.Module | None = None,
-        simcc: nn.Module | None = None,
+        heatmap: Loss | None = None,
+        simcc: Loss | None = None,
         heatmap_weight: float = 100.0,
         simcc_weight: float = 1.0,
     ) -> None:
@@ -259,15 +272,16 @@ class HybridLoss(nn.Module):
         self.simcc_weight = float(simcc_weight)
 
     def forward(
-        self, output: Any, target: Any, target_weight: Tensor, *, keypoints: Tensor | None = None, encoding: Any = None
+        self,
+        output: HeadOutput,
+        target: HeadOutput,
+        target_weight: Tensor,
+        *,
+        keypoints: Tensor | None = None,
+        encoding: HybridEncoding | None = None,
     ) -> Tensor:
         hm_enc = getattr(encoding, "heatmap", None)
         sc_enc = getattr(encoding, "simcc", None)
         l_hm = self.heatmap(output[0], target[0], target_weight, keypoints=keypoints, encoding=hm_enc)
         l_sc = self.simcc(output[1], target[1], target_weight, keypoints=keypoints, encoding=sc_enc)
         return self.heatmap_weight * l_hm + self.simcc_weight * l_sc
-
-
-def check_loss(loss: nn.Module, encoding: Any) -> None:
-    """Deprecated alias of ``check_compatible(encoding, loss=loss)`` (kept for module.py; to be removed)."""
-    check_compatible(encoding, loss=loss)

@@ -3,21 +3,19 @@
 Checkpoints written by this version hold plain data only and load with ``torch.load(weights_only=True)``.
 Checkpoints of older versions hold pickled Python objects (partials, codec and loss instances), which
 can run code while loading: they are refused unless the caller trusts their source
-(``trust_checkpoint=true``), and then converted to the plain form.
+(``trust_checkpoint=true``), and then converted to the plain form (:mod:`lit_heatmap.utils.legacy_checkpoint`).
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lit_heatmap.models.parts import plain
 from lit_heatmap.module import HeatmapModule
+from lit_heatmap.utils.legacy_checkpoint import legacy_hparams, pickled_modules
 
 __all__ = ["CheckpointError", "load_checkpoint", "load_model", "model_hparams"]
 
@@ -35,76 +33,84 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no such file.
-        CheckpointError: a checkpoint holding pickled objects, without ``trust``.
+        CheckpointError: naming the file and what is wrong: empty, a text file, a video, an ONNX export,
+            truncated or corrupt, pickled objects of other code, or of an older lit_heatmap without ``trust``.
     """
     p = Path(str(path)).expanduser()
     if not p.is_file():
         raise FileNotFoundError(f"ckpt_path={str(path)!r}: no such checkpoint file")
+    _check_file_kind(p)
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
+        return _with_path(p, torch.load, p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        ours = any(m.split(".")[0] == "lit_heatmap" for m in pickled_modules(p))
+        if not ours:
+            first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            raise CheckpointError(
+                f"{p}: not a lit_heatmap checkpoint: it holds pickled objects of other code ({first[:200]})"
+            ) from err
         if not trust:
             raise CheckpointError(
                 f"{p} was made by an older version of lit_heatmap: it holds pickled Python objects, which can run "
                 "code when loaded. Load it with trust_checkpoint=true only if you trust its source."
             ) from err
-    return torch.load(p, map_location="cpu", weights_only=False)
+    return _with_path(p, torch.load, p, map_location="cpu", weights_only=False)
 
 
-def _target(obj: Any) -> str:
-    return f"{obj.__module__}.{obj.__qualname__}"
+def _check_file_kind(p: Path) -> None:
+    """Refuse, by its first bytes, a file that is not a PyTorch checkpoint (empty, a video, ONNX, text)."""
+    with open(p, "rb") as f:
+        head = f.read(16)
+    if not head:
+        raise CheckpointError(f"{p}: the file is empty (0 bytes), not a checkpoint")
+    if head[4:8] == b"ftyp":
+        raise CheckpointError(f"{p}: this is a video (MP4/MOV), not a checkpoint; give it as input=, not ckpt_path=")
+    if p.suffix.lower() == ".onnx" or (head[:1] == b"\x08" and not head.startswith(b"PK")):
+        raise CheckpointError(f"{p}: this looks like an ONNX export, not a training checkpoint (.ckpt)")
+    if not head.startswith(b"PK") and head[:1] != b"\x80":
+        raise CheckpointError(
+            f"{p}: not a PyTorch checkpoint (it starts with {head[:8]!r}; a text file?); expected a .ckpt "
+            "written by lit-heatmap-train"
+        )
 
 
-def _node(obj: Any) -> Any:
-    """A pickled part of an old checkpoint as a config node (its class and constructor arguments)."""
-    if isinstance(obj, functools.partial):
-        return {"_target_": _target(obj.func), **{k: _node(v) for k, v in obj.keywords.items()}}
-    if obj is None or isinstance(obj, (bool, int, float, str, list, tuple, dict)):
-        return plain(obj) if not isinstance(obj, dict) else {k: _node(v) for k, v in obj.items()}
-    params = inspect.signature(type(obj).__init__).parameters
-    args = {name: _node(getattr(obj, name)) for name in params if name != "self" and hasattr(obj, name)}
-    return {"_target_": _target(type(obj)), **args}
+def _with_path(p: Path, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with a truncated or corrupt file's error turned into one naming ``p``."""
+    try:
+        return fn(*args, **kwargs)
+    except pickle.UnpicklingError:
+        raise
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as err:
+        raise CheckpointError(f"{p}: cannot read this checkpoint (truncated or corrupt?): {err}") from err
 
 
-def _legacy_hparams(hp: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:
-    """The constructor arguments of an older checkpoint (pickled objects) in today's plain form."""
-    encoding = _node(hp["encoding"])
-    size = encoding.get("input_size") or encoding.get("heatmap", {}).get("input_size")
-    k = int(hp["num_keypoints"])
-    meta = dict(meta or {})
-    meta.setdefault("name", "unknown")
-    meta.setdefault("keypoint_names", [f"keypoint_{i}" for i in range(k)])
-    meta.setdefault("skeleton", [])
-    meta.setdefault("flip_index", hp.get("flip_index"))
-    meta.setdefault("sigmas", hp.get("sigmas") or [0.05] * k)
-    meta.setdefault("input_size", list(size))
-    return {
-        "backbone": _node(hp["backbone"]),
-        "head": _node(hp["head"]),
-        "encoding": encoding,
-        "decoder": _node(hp["decoder"]),
-        "loss": _node(hp["loss"]),
-        "meta": plain(meta),
-        "optimizer": _node(hp.get("optimizer")),
-        "scheduler": _node(hp.get("scheduler")),
-        "flip_test": bool(hp.get("flip_test", False)),
-        "keypoint_score_threshold": float(hp.get("keypoint_score_threshold", 0.2)),
-    }
+_REQUIRED = ("backbone", "head", "encoding", "decoder", "meta")
+_REQUIRED_META = ("keypoint_names", "input_size")
 
 
-def model_hparams(checkpoint: dict[str, Any]) -> dict[str, Any]:
+def model_hparams(checkpoint: dict[str, Any], path: str | Path | None = None) -> dict[str, Any]:
     """The model's constructor arguments stored in ``checkpoint`` (plain data; converted from an older
     checkpoint's objects when it was loaded with ``trust``).
 
     Raises:
         CheckpointError: not a lit_heatmap model checkpoint.
     """
-    hp = checkpoint.get("hyper_parameters")
+    if path is not None:
+        try:
+            return model_hparams(checkpoint)
+        except CheckpointError as err:
+            raise CheckpointError(f"{path}: {err}") from err
+    hp = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not isinstance(hp, dict) or "encoding" not in hp or "state_dict" not in checkpoint:
         raise CheckpointError("not a lit_heatmap checkpoint (no model hyper-parameters or state_dict)")
     if isinstance(hp["encoding"], dict):
+        missing = [k for k in _REQUIRED if not isinstance(hp.get(k), dict)]
+        meta = hp.get("meta") if isinstance(hp.get("meta"), dict) else {}
+        missing += [f"meta.{k}" for k in _REQUIRED_META if "meta" not in missing and k not in meta]
+        if missing:
+            raise CheckpointError(f"not a complete lit_heatmap checkpoint: hyper_parameters lack {', '.join(missing)}")
         return dict(hp)
-    return _legacy_hparams(hp, checkpoint.get("dataset_meta"))
+    return legacy_hparams(hp, checkpoint.get("dataset_meta"))
 
 
 def load_model(checkpoint: str | Path | dict[str, Any], trust: bool = False, **overrides: Any) -> HeatmapModule:
@@ -119,7 +125,7 @@ def load_model(checkpoint: str | Path | dict[str, Any], trust: bool = False, **o
     path = checkpoint if not isinstance(checkpoint, dict) else "checkpoint"
     if not isinstance(checkpoint, dict):
         checkpoint = load_checkpoint(checkpoint, trust)
-    hparams = {**model_hparams(checkpoint), **overrides}
+    hparams = {**model_hparams(checkpoint, path), **overrides}
     model = HeatmapModule(**hparams)
     state = checkpoint["state_dict"]
     legacy = "pixel_mean" not in state  # older checkpoints normalised in the data pipeline (ImageNet)

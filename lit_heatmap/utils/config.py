@@ -13,7 +13,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from lit_heatmap.codecs.compat import check_compatible
-from lit_heatmap.models.parts import build, build_partial, plain, with_input_size
+from lit_heatmap.nodes import build, build_partial, plain, with_input_size
 
 # the config tree is installed as the package `lit_heatmap.conf` (repo folder conf/)
 CONFIG_PATH = "pkg://lit_heatmap.conf"
@@ -53,10 +53,11 @@ def _name(group: str, obj: Any, choices: dict[str, str]) -> str:
 
 def _model_parts(cfg: DictConfig) -> tuple[Any, Any, Any, Any]:
     """Encoding, head constructor, decoder and loss of the config (cheap: no backbone, no data). An
-    encoding whose input size follows the dataset (unset) is built at a placeholder size."""
+    encoding's unset input size follows the dataset (as HeatmapModule fills it from the dataset's meta):
+    ``dataset.input_size`` when the config gives it, else (the size is chosen from the frames) 64x64."""
     encoding = plain(cfg.encoding)
     if any(v is None for k, v in _items(encoding) if k == "input_size"):
-        encoding = with_input_size(encoding, (64, 64))
+        encoding = with_input_size(encoding, cfg.dataset.get("input_size") or (64, 64))
     return build(encoding), build_partial(cfg.head), build(cfg.decoder), build(cfg.loss)
 
 
@@ -85,9 +86,23 @@ def check_compatibility(cfg: DictConfig) -> None:
         check_compatible(encoding, head=head, decoder=decoder, loss=loss, names=names)
     except ValueError as err:
         raise ConfigCompatibilityError(
-            f"incompatible config choices: {err} Choose parts that read this encoding (or another encoding) "
-            f"on the command line, e.g. `decoder=argmax`."
+            f"incompatible config choices: {err} {_hint(encoding, head, decoder, loss)}"
         ) from err
+
+
+def _hint(encoding: Any, head: Any, decoder: Any, loss: Any) -> str:
+    """What to change: the groups whose part conflicts with the encoding (each checked alone)."""
+    parts = {"head": head, "decoder": decoder, "loss": loss}
+    groups = []
+    for group, part in parts.items():
+        try:
+            check_compatible(encoding, **{group: part})
+        except ValueError:
+            groups.append(group)
+    if not groups:
+        return "Choose another encoding or other parts on the command line."
+    named = " and ".join(f"`{g}=`" for g in groups)
+    return f"Choose another {named} that reads this encoding on the command line, or another `encoding=`."
 
 
 def build_model(cfg: DictConfig, meta: Any) -> Any:

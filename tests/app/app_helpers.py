@@ -18,7 +18,7 @@ TINY_DATA = [
 ]
 TINY_MODEL = ["backbone.name=regnetx_002"]
 # extra head overrides for tests that keep the default head
-TINY_HEAD: list[str] = []  # the default head (light) is already small at 64x64
+TINY_HEAD: list[str] = []  # the default head (multiscale_sum64) is already small at 64x64
 TINY_TRAIN = [
     "trainer.max_epochs=1",
     "+trainer.limit_train_batches=2",

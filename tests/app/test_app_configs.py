@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lit_heatmap.codecs.compat import check_compatible
-from lit_heatmap.models.parts import build, build_partial
+from lit_heatmap.nodes import build, build_partial, plain, with_input_size
 from lit_heatmap.utils import check_compatibility
 
 
@@ -102,5 +102,8 @@ def test_experiment_recipes(make_cfg, experiment: str, expect: dict) -> None:
     check_compatibility(cfg)  # the recipe's encoding and decoder work together
     # and its head produces that encoding (the check the module runs, on the built parts)
     check_compatible(
-        build(cfg.encoding), head=build_partial(cfg.head), decoder=build(cfg.decoder), loss=build(cfg.loss)
+        build(with_input_size(plain(cfg.encoding), cfg.dataset.input_size)),
+        head=build_partial(cfg.head),
+        decoder=build(cfg.decoder),
+        loss=build(cfg.loss),
     )

@@ -32,8 +32,8 @@ from lit_heatmap.models import (
     MultiScaleHeatmapHead,
     SimCCHead,
 )
-from lit_heatmap.models.parts import node
 from lit_heatmap.module import HeatmapModule
+from lit_heatmap.nodes import node
 from tests.models.model_helpers import disc_images, make_batch
 
 S, K, MAX_STEPS = 64, 4, 300
@@ -60,7 +60,11 @@ CASES = {
         node(KLDiscreteLoss),
     ),
     "hybrid-hybrid-product": (
-        node(HybridHead, heatmap={"deconv_channels": 64}, simcc={"in_index": -2}),
+        node(
+            HybridHead,
+            heatmap=node(DeconvHeatmapHead, _partial_=True, deconv_channels=64),
+            simcc=node(SimCCHead, _partial_=True, in_index=-2),
+        ),
         node(Hybrid, heatmap=HM, simcc=SC),
         node(HybridDecoder),
         node(HybridLoss, heatmap_weight=100.0),

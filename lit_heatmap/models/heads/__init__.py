@@ -2,11 +2,11 @@
 
 Every head has the signature ``Head(in_channels, in_strides, num_keypoints, encoding, **options)`` and
 declares the encoding kinds it produces outputs for in ``accepts``; a wrong pairing raises ``ValueError``
-naming both classes (:func:`lit_heatmap.codecs.check_compatible`).  ``KeypointHead.check`` and
-``encoding_kind`` here are aliases kept until the module and the app tests use the codecs' names.
+naming both classes (:func:`lit_heatmap.codecs.check_compatible`).  The contract is
+:class:`lit_heatmap.codecs.Head` (built head) and :class:`lit_heatmap.codecs.HeadFactory` (its node).
 """
 
-from .base import KeypointHead, encoding_kind, target_shapes
+from .base import KeypointHead, target_shapes
 from .deconv import DeconvHeatmapHead
 from .hybrid import HybridHead
 from .multiscale import MultiScaleHeatmapHead
@@ -18,6 +18,5 @@ __all__ = [
     "MultiScaleHeatmapHead",
     "SimCCHead",
     "HybridHead",
-    "encoding_kind",
     "target_shapes",
 ]

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
 
-from lit_heatmap.codecs import (  # encoding_kind re-exported for module.py (alias)
-    check_compatible,
-    encoding_kind,
-)
+from lit_heatmap.codecs import Encoding, HeatmapEncoding, encoding_kind
 
 __all__ = [
     "KeypointHead",
-    "encoding_kind",
     "target_shapes",
     "heatmap_stride",
     "deconv_layers",
@@ -32,19 +27,15 @@ __all__ = [
 
 
 class KeypointHead(nn.Module):
-    """Base of the heads: ``accepts`` names the encoding kinds a head produces outputs for (the codecs'
-    vocabulary, checked by :func:`lit_heatmap.codecs.check_compatible` before anything is built)."""
+    """Base of the heads (the :class:`~lit_heatmap.codecs.base.Head` contract): ``accepts`` names the
+    encoding kinds a head produces outputs for (the codecs' vocabulary, checked by
+    :func:`lit_heatmap.codecs.check_compatible` before anything is built)."""
 
     accepts: tuple[str, ...] = ()
 
-    @classmethod
-    def check(cls, encoding: Any) -> None:
-        """Deprecated alias of ``check_compatible(encoding, head=cls)`` (kept for module.py; to be removed)."""
-        check_compatible(encoding, head=cls)
-
 
 @torch.no_grad()
-def target_shapes(encoding: Any) -> tuple[int, ...]:
+def target_shapes(encoding: Encoding) -> tuple[int, ...]:
     """The spatial shape of one keypoint's target, read by encoding a dummy keypoint.
 
     Returns:
@@ -61,7 +52,7 @@ def target_shapes(encoding: Any) -> tuple[int, ...]:
     return int(target.shape[-2]), int(target.shape[-1])
 
 
-def heatmap_stride(encoding: Any) -> float:
+def heatmap_stride(encoding: HeatmapEncoding) -> float:
     """Input pixels per heatmap pixel of a 2D encoding (``input_size / heatmap_size``, same on both axes)."""
     h, w = target_shapes(encoding)
     in_w, in_h = (int(s) for s in encoding.input_size)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from torch import Tensor, nn
 
-from lit_heatmap.codecs import check_compatible
+from lit_heatmap.codecs import HeatmapEncoding, check_compatible
 
 from .base import (
     KeypointHead,
@@ -49,7 +48,7 @@ class DeconvHeatmapHead(KeypointHead):
         in_channels: Sequence[int],
         in_strides: Sequence[int],
         num_keypoints: int,
-        encoding: Any,
+        encoding: HeatmapEncoding,
         in_index: int = -1,
         deconv_channels: int = 256,
         deconv_kernel: int = 4,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lit_heatmap.codecs import check_compatible
+from lit_heatmap.codecs import HeatmapEncoding, check_compatible
 
 from .base import KeypointHead, final_conv, heatmap_stride, target_shapes
 
@@ -45,7 +44,7 @@ class MultiScaleHeatmapHead(KeypointHead):
         in_channels: Sequence[int],
         in_strides: Sequence[int],
         num_keypoints: int,
-        encoding: Any,
+        encoding: HeatmapEncoding,
         in_indices: Sequence[int] | None = None,
         fuse: str = "concat",
         channels: int | None = None,

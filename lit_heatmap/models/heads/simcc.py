@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from torch import Tensor, nn
 
-from lit_heatmap.codecs import check_compatible
+from lit_heatmap.codecs import VectorEncoding, check_compatible
 
 from .base import KeypointHead, deconv_layers, final_conv, pick_level, target_shapes
 
@@ -40,7 +39,7 @@ class SimCCHead(KeypointHead):
         in_channels: Sequence[int],
         in_strides: Sequence[int],
         num_keypoints: int,
-        encoding: Any,
+        encoding: VectorEncoding,
         in_index: int = -1,
         deconv_channels: Sequence[int] = (),
         final_kernel: int = 1,

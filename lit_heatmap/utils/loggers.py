@@ -1,4 +1,5 @@
-"""End-of-run helpers: the optimised metric for sweeps, hyper-parameter logging, closing W&B."""
+"""What goes to the loggers and comes back: hyper-parameter logging, the logged metric a sweep optimises,
+closing W&B at the end of a run."""
 
 from __future__ import annotations
 
@@ -41,14 +42,6 @@ def log_hyperparameters(cfg: DictConfig, loggers: list[Logger], model: Any = Non
         hparams["model/params/trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
     for logger in loggers:
         logger.log_hyperparams(hparams)
-
-
-def attach_ground_truth(model: Any, datamodule: Any, stages: tuple[str, ...] = ("val",)) -> None:
-    """Give the model's evaluators the ground truth of their splits (``datamodule.ground_truth(split)``),
-    for the metrics that need it (``KeypointAP``); the dataset is read only when one does."""
-    for stage in stages:
-        if model.evaluators[stage].needs_ground_truth:
-            model.set_ground_truth(stage, datamodule.ground_truth(stage))
 
 
 def close_loggers() -> None:

@@ -1,4 +1,5 @@
-"""Model parts from plain config: what a checkpoint stores and how the model is rebuilt from it.
+"""Config nodes of every part (encoding, decoder, backbone, head, loss, optimizer, scheduler): what a
+checkpoint stores and how the model is rebuilt from it.
 
 A part is described by a Hydra node (``{"_target_": "lit_heatmap.codecs.Heatmap2D", "sigma": 2.0, ...}``).
 Checkpoints keep these nodes as plain ``dict``/``list``/``str``/``int``/``float`` data, so they load with
