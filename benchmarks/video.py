@@ -120,8 +120,7 @@ def end_to_end(model, backend: str, video: Path, tmp: Path, args, device, tables
 
 
 def run(args: argparse.Namespace) -> dict:
-    from lit_heatmap.analyze import _meta
-    from lit_heatmap.data import KeypointTransform, Record
+    from lit_heatmap.data import DatasetMeta, KeypointTransform, Record
     from lit_heatmap.data.base import crop_sample
     from lit_heatmap.export import write_onnx
     from lit_heatmap.inference import OnnxPredictor, model_metadata
@@ -146,7 +145,7 @@ def run(args: argparse.Namespace) -> dict:
     transform = KeypointTransform(input_size=predictor.input_size, train=False, padding=1.0)
     k = len(meta["keypoint_names"])
     rec = Record("", np.array([0.0, 0.0, size[0], size[1]]), np.zeros((k, 2)), np.zeros(k), 0, 1.0)
-    crops = torch.stack([crop_sample(rec, f, _meta(meta), transform)["image"] for f in frames])
+    crops = torch.stack([crop_sample(rec, f, DatasetMeta.from_stored(meta), transform)["image"] for f in frames])
     batches = [crops[i : i + args.batch_size] for i in range(0, len(crops), args.batch_size)]
 
     w, h = predictor.input_size
