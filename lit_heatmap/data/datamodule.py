@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, default_collate
 
 from .meta import DatasetMeta
 
 __all__ = ["KeypointDataModule", "collate", "default_num_workers", "MAX_DEFAULT_WORKERS"]
 
 DatasetLike = Dataset | Callable[[], Dataset]
+
+
+class _Cycle(Sampler[int]):
+    """Indices ``0..n-1`` in order, ``passes`` times."""
+
+    def __init__(self, n: int, passes: int) -> None:
+        self.n, self.passes = n, passes
+
+    def __iter__(self) -> Iterator[int]:
+        return (i for _ in range(self.passes) for i in range(self.n))
+
+    def __len__(self) -> int:
+        return self.n * self.passes
+
 
 # the default worker count stops here: more processes than this rarely feed one GPU faster
 MAX_DEFAULT_WORKERS = 16
@@ -78,6 +93,10 @@ class KeypointDataModule(L.LightningDataModule):
             epochs of a small dataset do not restart every worker (and re-import torch) each epoch.
         drop_last: drop the last incomplete training batch.
         shuffle: shuffle the training set.
+        min_epoch_samples: a training epoch covers at least this many samples: a smaller training set is
+            passed over ``ceil(min_epoch_samples / len)`` times per epoch (each pass a fresh permutation
+            when shuffling), so an 80-frame project does not pay the per-epoch work (sampler, epoch-end
+            hooks, logging) every few steps. None: one pass per epoch.
 
     ``meta`` (a :class:`DatasetMeta`) is available right after construction.
     """
@@ -94,6 +113,7 @@ class KeypointDataModule(L.LightningDataModule):
         persistent_workers: bool = True,
         drop_last: bool = True,
         shuffle: bool = True,
+        min_epoch_samples: int | None = None,
     ) -> None:
         super().__init__()
         if train is None and val is None and test is None:
@@ -111,6 +131,9 @@ class KeypointDataModule(L.LightningDataModule):
         self.persistent_workers = bool(persistent_workers) and self.num_workers > 0
         self.drop_last = bool(drop_last)
         self.shuffle = bool(shuffle)
+        if min_epoch_samples is not None and int(min_epoch_samples) <= 0:
+            raise ValueError(f"dataset.min_epoch_samples must be positive (or null), got {min_epoch_samples}")
+        self.min_epoch_samples = None if min_epoch_samples is None else int(min_epoch_samples)
         self._meta: DatasetMeta | None = None
 
     def dataset(self, split: str) -> Dataset | None:
@@ -192,16 +215,28 @@ class KeypointDataModule(L.LightningDataModule):
     def _loader(self, ds: Dataset | None, train: bool, split: str) -> DataLoader:
         if ds is None:
             raise RuntimeError(f"KeypointDataModule has no {split} dataset (set dataset.datamodule.{split})")
+        sampler = self._repeating_sampler(ds) if train else None
         return DataLoader(
             ds,
             batch_size=self.batch_size if train else self.val_batch_size,
-            shuffle=self.shuffle and train,
+            shuffle=self.shuffle and train and sampler is None,
+            sampler=sampler,
             drop_last=self.drop_last and train and len(ds) >= self.batch_size,  # type: ignore[arg-type]
             num_workers=self.num_workers,
             pin_memory=self._pin(),
             persistent_workers=self.persistent_workers,
             collate_fn=collate,
         )
+
+    def _repeating_sampler(self, ds: Dataset) -> Sampler[int] | None:
+        """Several passes over a training set smaller than ``min_epoch_samples``; None: one pass."""
+        n = len(ds)  # type: ignore[arg-type]
+        if self.min_epoch_samples is None or n == 0 or n >= self.min_epoch_samples:
+            return None
+        passes = math.ceil(self.min_epoch_samples / n)
+        if self.shuffle:  # whole permutations, one after the other
+            return RandomSampler(ds, num_samples=passes * n)  # type: ignore[arg-type]
+        return _Cycle(n, passes)
 
     def _pin(self) -> bool:
         """Pinned host memory: as set, else when the attached Trainer trains on a GPU (never without CUDA)."""
