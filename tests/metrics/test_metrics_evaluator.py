@@ -323,3 +323,9 @@ def test_ground_truth_packing_names_the_annotation() -> None:
     rows = pack_ground_truth({"annotations": [plain]}, K)
     same = pack_targets([{"image_id": 5, "keypoints": torch.tensor([[1.0, 2.0, 2.0]] * K), "bbox": [0, 0, 3, 4]}], K)
     assert torch.equal(rows, same) and rows[0, 3 * K + 4 :].tolist() == [12.0, 0.0, 5.0]
+    # an annotation without keypoint values is broken ground truth, never skipped; an image without instances
+    # (empty keypoints) in KeypointAP's per-image targets adds no row
+    bad["annotations"][0] = dict(gt["annotations"][0], keypoints=[])
+    with pytest.raises(ValueError, match=rf"annotation id {ann['id']} .*\(M, K=17, 3\) with \(x, y, v\), got \(0,\)"):
+        ev.set_ground_truth(bad)
+    assert pack_targets([{"image_id": 6, "keypoints": [], "bbox": []}], K).shape == (0, 3 * K + 7)

@@ -99,23 +99,22 @@ def _target_rows(t: Mapping[str, Any], k: int, where: str, device: torch.device 
     return row
 
 
-def pack_targets(
-    targets: Sequence[Mapping[str, Any]],
-    k: int,
-    device: torch.device | None = None,
-    names: Sequence[str] | None = None,
-) -> Tensor:
+def pack_targets(targets: Sequence[Mapping[str, Any]], k: int, device: torch.device | None = None) -> Tensor:
     """Per-image target dicts -> ``(M, 3K+7)`` float64 rows ``[x, y, v]*K, bbox(4), area, iscrowd, image_id``.
 
     A dict holds ``image_id``, ``keypoints`` ``(M, K, 3)`` (or one instance: ``(K, 3)`` or flat
     ``[x, y, v]*K``), ``bbox`` ``(M, 4)`` xywh and optionally ``area`` (default: the box ``w*h``) and
-    ``iscrowd`` (default 0). Errors name the dict by ``names[i]`` (default ``targets[i]``).
+    ``iscrowd`` (default 0); empty ``keypoints`` (an image without instances) add no row. Errors name
+    the dict (``targets[i]``).
 
     Raises:
         ValueError: a missing key, a wrong shape or a non-finite value.
     """
-    names = names or [f"targets[{i}]" for i in range(len(targets))]
-    rows = [_target_rows(t, k, where, device) for t, where in zip(targets, names)]
+    rows = [
+        _target_rows(t, k, f"targets[{i}]", device)
+        for i, t in enumerate(targets)
+        if torch.as_tensor(_field(t, "keypoints", f"targets[{i}]")).numel()
+    ]
     return torch.cat(rows) if rows else torch.zeros(0, 3 * k + 7, dtype=torch.float64, device=device)
 
 
@@ -127,11 +126,11 @@ def pack_ground_truth(coco: Mapping[str, Any], k: int) -> Tensor:
         ValueError: an annotation with a wrong number of keypoint values or a non-finite value, naming
             its id and image.
     """
-    anns = list(coco.get("annotations", []))
-    names = [
-        f"ground truth annotation id {a.get('id', f'#{n}')} (image {a.get('image_id')})" for n, a in enumerate(anns)
-    ]
-    return pack_targets(anns, k, names=names)
+    rows = [
+        _target_rows(a, k, f"ground truth annotation id {a.get('id', f'#{n}')} (image {a.get('image_id')})", None)
+        for n, a in enumerate(coco.get("annotations", []))
+    ]  # every annotation, an empty one included, is checked: a broken annotation is never skipped
+    return torch.cat(rows) if rows else torch.zeros(0, 3 * k + 7, dtype=torch.float64)
 
 
 def coco_keypoint_eval(
